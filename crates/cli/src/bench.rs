@@ -1,0 +1,232 @@
+//! `pulse bench`: the figures every change is measured against — MB/s of raw input per stage and
+//! end to end, rows/s, CPU-seconds and peak memory — on generated food-delivery data.
+
+use crate::output::{human_bytes, mb_per_s};
+use crate::pipeline::{self, PipelineOptions};
+use crate::sysinfo;
+use crate::{Format, scaffold};
+use anyhow::{Result, bail};
+use chrono::NaiveDate;
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+const MARKER: &str = ".pulse-bench";
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Data size: 1.0 is about 1 GB of raw input.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Days of data the volume is spread over.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Working folder (made by the bench; replaced on the next bench run).
+    #[arg(long, default_value = "pulse-bench")]
+    dir: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct Stage {
+    stage: &'static str,
+    seconds: f64,
+    bytes: u64,
+    mb_per_s: f64,
+    rows: u64,
+    rows_per_s: f64,
+    cpu_seconds: Option<f64>,
+    peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Projection {
+    hours_for_1_tb_per_day: f64,
+    cores_for_1_tb_in_6h: f64,
+    cores_for_10_tb_in_6h: f64,
+    cores_for_100_tb_in_6h: f64,
+    assumption: &'static str,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    scale: f64,
+    days: u32,
+    cores: usize,
+    raw_input_bytes: u64,
+    stages: Vec<Stage>,
+    projection: Projection,
+}
+
+/// Resets the kernel's peak-RSS counter so each stage reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub async fn run(a: BenchArgs) -> Result<()> {
+    if a.dir.exists() {
+        if !a.dir.join(MARKER).exists() {
+            bail!(
+                "{} exists and was not made by `pulse bench`: choose another --dir",
+                a.dir.display()
+            );
+        }
+        std::fs::remove_dir_all(&a.dir)?;
+    }
+    scaffold::init(&a.dir, Some(scaffold::Example::FoodDelivery))?;
+    std::fs::write(
+        a.dir.join(MARKER),
+        "made by pulse bench; deleted by the next one\n",
+    )?;
+    let quiet = a.format == Format::Json;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+
+    let gen_opts = pulse_generate::GenerateOptions {
+        seed: a.seed,
+        days: a.days,
+        start_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        orders_per_day: pulse_generate::orders_per_day_for_scale(a.scale, a.days),
+        ..Default::default()
+    };
+    reset_peak_rss();
+    let cpu0 = sysinfo::cpu_seconds();
+    let t = Instant::now();
+    let generated = pipeline::generate_with_progress(&gen_opts, &a.dir.join("data"), quiet)?;
+    let gen_seconds = t.elapsed().as_secs_f64();
+    let gen_rows: u64 = generated.rows.values().sum();
+    let gen_stage = Stage {
+        stage: "generate",
+        seconds: gen_seconds,
+        bytes: generated.bytes,
+        mb_per_s: mb_per_s(generated.bytes, gen_seconds),
+        rows: gen_rows,
+        rows_per_s: gen_rows as f64 / gen_seconds.max(1e-9),
+        cpu_seconds: delta(cpu0, sysinfo::cpu_seconds()),
+        peak_rss_bytes: sysinfo::peak_rss_bytes(),
+    };
+
+    let project = crate::load_project(&a.dir)?;
+    reset_peak_rss();
+    let cpu1 = sysinfo::cpu_seconds();
+    let summary = pipeline::run(
+        &project,
+        &PipelineOptions {
+            quiet,
+            ..Default::default()
+        },
+    )
+    .await?;
+    if !summary.succeeded {
+        crate::output::print_run_summary(&summary);
+        bail!("the pipeline failed during the bench");
+    }
+    let cpu_total = delta(cpu1, sysinfo::cpu_seconds());
+    let peak = sysinfo::peak_rss_bytes();
+    let input = summary.input_bytes;
+    let land_rows: u64 = summary.landings.iter().map(|l| l.rows).sum();
+    let model_rows: u64 = summary.models.iter().map(|m| m.rows).sum();
+    let e2e_seconds = summary.land_seconds + summary.transform_seconds;
+    let stages = vec![
+        gen_stage,
+        Stage {
+            stage: "land",
+            seconds: summary.land_seconds,
+            bytes: input,
+            mb_per_s: mb_per_s(input, summary.land_seconds),
+            rows: land_rows,
+            rows_per_s: land_rows as f64 / summary.land_seconds.max(1e-9),
+            cpu_seconds: None,
+            peak_rss_bytes: None,
+        },
+        Stage {
+            stage: "transform",
+            seconds: summary.transform_seconds,
+            bytes: input,
+            mb_per_s: mb_per_s(input, summary.transform_seconds),
+            rows: model_rows,
+            rows_per_s: model_rows as f64 / summary.transform_seconds.max(1e-9),
+            cpu_seconds: None,
+            peak_rss_bytes: None,
+        },
+        Stage {
+            stage: "end to end",
+            seconds: e2e_seconds,
+            bytes: input,
+            mb_per_s: mb_per_s(input, e2e_seconds),
+            rows: land_rows + model_rows,
+            rows_per_s: (land_rows + model_rows) as f64 / e2e_seconds.max(1e-9),
+            cpu_seconds: cpu_total,
+            peak_rss_bytes: peak,
+        },
+    ];
+    let bytes_per_s = input as f64 / e2e_seconds.max(1e-9);
+    let per_core = bytes_per_s / cores as f64;
+    let cores_for = |tb: f64| tb * 1e12 / (6.0 * 3600.0) / per_core.max(1e-9);
+    let report = BenchReport {
+        scale: a.scale,
+        days: a.days,
+        cores,
+        raw_input_bytes: input,
+        projection: Projection {
+            hours_for_1_tb_per_day: 1e12 / bytes_per_s.max(1e-9) / 3600.0,
+            cores_for_1_tb_in_6h: cores_for(1.0),
+            cores_for_10_tb_in_6h: cores_for(10.0),
+            cores_for_100_tb_in_6h: cores_for(100.0),
+            assumption: "linear scaling per core of this machine's end-to-end rate",
+        },
+        stages,
+    };
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        _ => print_report(&report),
+    }
+    Ok(())
+}
+
+fn delta(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    Some(b? - a?)
+}
+
+fn print_report(r: &BenchReport) {
+    println!(
+        "pulse bench: scale {} ({} days, {} raw input), {} cores",
+        r.scale,
+        r.days,
+        human_bytes(r.raw_input_bytes),
+        r.cores
+    );
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "stage", "seconds", "input", "MB/s", "rows", "rows/s", "CPU s", "peak RSS",
+    ]);
+    for s in &r.stages {
+        t.add_row(vec![
+            s.stage.to_string(),
+            format!("{:.2}", s.seconds),
+            human_bytes(s.bytes),
+            format!("{:.1}", s.mb_per_s),
+            s.rows.to_string(),
+            format!("{:.0}", s.rows_per_s),
+            s.cpu_seconds.map(|c| format!("{c:.1}")).unwrap_or_default(),
+            s.peak_rss_bytes.map(human_bytes).unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+    let p = &r.projection;
+    println!(
+        "projection ({}): 1 TB/day takes {:.1} h here; to finish within 6 h: {:.1} cores for 1 TB, {:.0} for 10 TB, {:.0} for 100 TB",
+        p.assumption,
+        p.hours_for_1_tb_per_day,
+        p.cores_for_1_tb_in_6h,
+        p.cores_for_10_tb_in_6h,
+        p.cores_for_100_tb_in_6h
+    );
+}

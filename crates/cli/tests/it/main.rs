@@ -1,0 +1,312 @@
+//! The binary end to end, as a user runs it: scaffold the example, generate data, run the
+//! pipeline, and check the warehouse against the generator's independent account (`truth.json`).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pulse(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pulse"))
+        .args(args)
+        .output()
+        .expect("run pulse")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = pulse(args);
+    assert!(
+        out.status.success(),
+        "pulse {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sql_json(project: &Path, query: &str) -> Vec<Value> {
+    let out = ok(&[
+        "sql",
+        "--project",
+        project.to_str().expect("utf8"),
+        query,
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(out.trim()).expect("json rows");
+    v.as_array().cloned().unwrap_or_default()
+}
+
+fn as_i64(v: &Value) -> i64 {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
+/// Every file below `dir`, with its bytes, for byte-identity checks.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+fn run_json(project: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["run", "--project", project, "--format", "json"];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(&args)).expect("run summary json")
+}
+
+#[test]
+fn food_delivery_end_to_end_matches_truth() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    ok(&[
+        "generate",
+        "--project",
+        project,
+        "--days",
+        "4",
+        "--orders-per-day",
+        "80",
+        "--seed",
+        "7",
+        "--defect-rate",
+        "0.03",
+    ]);
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/truth.json")).expect("truth.json"))
+            .expect("truth json");
+
+    let first = run_json(project, &[]);
+    assert_eq!(first["succeeded"], true, "{first:#}");
+
+    // Orders and GMV per day, exactly.
+    let rows = sql_json(
+        &root,
+        "select cast(order_date as varchar) as day, count(*) as orders, \
+         sum(case when status = 'delivered' then total_cents else 0 end) as gmv_cents \
+         from fct_orders group by 1 order by 1",
+    );
+    let mut got = BTreeMap::new();
+    for r in &rows {
+        got.insert(
+            r["day"].as_str().expect("day").to_string(),
+            (as_i64(&r["orders"]), as_i64(&r["gmv_cents"])),
+        );
+    }
+    let mut want = BTreeMap::new();
+    for (day, v) in truth["orders_by_day"].as_object().expect("orders_by_day") {
+        want.insert(day.clone(), (as_i64(&v["orders"]), as_i64(&v["gmv_cents"])));
+    }
+    assert_eq!(got, want);
+
+    // The campaign funnel: distinct sessions per step and campaign, exactly.
+    let rows = sql_json(
+        &root,
+        "select campaign, step, sessions from ( \
+           select campaign, 'session_start' as step, sum(session_start_sessions) as sessions from fct_campaign_funnel group by 1 \
+           union all select campaign, 'view_item', sum(view_item_sessions) from fct_campaign_funnel group by 1 \
+           union all select campaign, 'add_to_cart', sum(add_to_cart_sessions) from fct_campaign_funnel group by 1 \
+           union all select campaign, 'begin_checkout', sum(begin_checkout_sessions) from fct_campaign_funnel group by 1 \
+           union all select campaign, 'purchase', sum(purchase_sessions) from fct_campaign_funnel group by 1)",
+    );
+    let mut got = BTreeMap::new();
+    for r in &rows {
+        got.insert(
+            (
+                r["campaign"].as_str().expect("campaign").to_string(),
+                r["step"].as_str().expect("step").to_string(),
+            ),
+            as_i64(&r["sessions"]),
+        );
+    }
+    let mut want = BTreeMap::new();
+    for (campaign, steps) in truth["funnel_by_campaign"].as_object().expect("funnel") {
+        for step in [
+            "session_start",
+            "view_item",
+            "add_to_cart",
+            "begin_checkout",
+            "purchase",
+        ] {
+            want.insert((campaign.clone(), step.to_string()), as_i64(&steps[step]));
+        }
+    }
+    assert_eq!(got, want);
+
+    // Malformed JSON lines are kept aside, each one, with file and line.
+    let malformed: i64 = first["landings"]
+        .as_array()
+        .expect("landings")
+        .iter()
+        .map(|l| as_i64(&l["malformed_rows"]))
+        .sum();
+    assert_eq!(
+        malformed,
+        as_i64(&truth["defects"]["malformed_json_lines"]),
+        "{first:#}"
+    );
+    assert!(malformed > 0, "the generator injected no malformed lines");
+    let quarantine = snapshot(&root.join("lake/quarantine"));
+    let kept: usize = quarantine
+        .iter()
+        .filter(|(p, _)| p.extension().is_some_and(|e| e == "jsonl"))
+        .map(|(_, bytes)| {
+            String::from_utf8_lossy(bytes)
+                .lines()
+                .map(|l| {
+                    let v: Value = serde_json::from_str(l).expect("quarantine line is json");
+                    assert!(
+                        v["file"].as_str().is_some_and(|f| f.contains("events_")),
+                        "{v}"
+                    );
+                    assert!(v["line"].as_u64().is_some_and(|n| n >= 1), "{v}");
+                    1
+                })
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(kept as i64, malformed);
+
+    // Original files are kept byte for byte in the raw zone.
+    let raw = snapshot(&root.join("lake/raw/ga4"));
+    let originals = snapshot(&root.join("data/ga4"));
+    for (path, bytes) in &originals {
+        let name = path.file_name().expect("name");
+        assert!(
+            raw.iter()
+                .any(|(p, b)| p.file_name() == Some(name) && b == bytes),
+            "{} not kept byte for byte",
+            path.display()
+        );
+    }
+
+    // A second run changes nothing: nothing lands, no model is rebuilt, no file changes.
+    let lake_before = snapshot(&root.join("lake"));
+    let wh_before = snapshot(&root.join("warehouse"));
+    let second = run_json(project, &[]);
+    assert_eq!(second["succeeded"], true, "{second:#}");
+    for l in second["landings"].as_array().expect("landings") {
+        assert_eq!(l["status"], "up to date", "{l:#}");
+    }
+    for m in second["models"].as_array().expect("models") {
+        assert_eq!(m["status"], "unchanged", "{m:#}");
+    }
+    assert_eq!(snapshot(&root.join("lake")), lake_before);
+    assert_eq!(snapshot(&root.join("warehouse")), wh_before);
+
+    // A re-run for one logical date replaces that partition and leaves every other one as it was.
+    let day = truth["orders_by_day"]
+        .as_object()
+        .expect("days")
+        .keys()
+        .nth(1)
+        .expect("a second day")
+        .clone();
+    let fct = root.join("warehouse/fct_orders");
+    let others: BTreeMap<PathBuf, Vec<u8>> = snapshot(&fct)
+        .into_iter()
+        .filter(|(p, _)| {
+            let s = p.to_string_lossy();
+            s.contains("order_date=") && !s.contains(&format!("order_date={day}"))
+        })
+        .collect();
+    assert!(!others.is_empty());
+    let third = run_json(project, &["--date", &day]);
+    assert_eq!(third["succeeded"], true, "{third:#}");
+    let fct_row = third["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["model"] == "fct_orders")
+        .expect("fct_orders")
+        .clone();
+    assert_eq!(fct_row["status"], "built", "{fct_row:#}");
+    assert_eq!(fct_row["partition"], Value::String(day.clone()));
+    let after = snapshot(&fct);
+    for (p, bytes) in &others {
+        assert_eq!(after.get(p), Some(bytes), "{} changed", p.display());
+    }
+    let count = sql_json(
+        &root,
+        &format!("select count(*) as n from fct_orders where order_date = date '{day}'"),
+    );
+    assert_eq!(
+        as_i64(&count[0]["n"]),
+        as_i64(&truth["orders_by_day"][&day]["orders"])
+    );
+}
+
+#[test]
+fn missing_source_data_fails_with_the_path() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    // No `pulse generate`: the databases do not exist.
+    let out = pulse(&["run", "--project", project, "--format", "json"]);
+    assert!(!out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("summary json");
+    let orders = summary["landings"]
+        .as_array()
+        .expect("landings")
+        .iter()
+        .find(|l| l["source"] == "orders")
+        .expect("orders landing")
+        .clone();
+    assert_eq!(orders["status"], "failed");
+    let err = orders["error"].as_str().expect("error");
+    assert!(err.contains("data/orders.sqlite"), "{err}");
+}
+
+#[test]
+fn bad_project_file_exits_nonzero_with_file_and_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("p");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", project]);
+    std::fs::write(
+        root.join("models/staging/a.sql"),
+        "select 1 as x\nfrom {{ ref('missing_model') }}",
+    )
+    .expect("write");
+    let out = pulse(&["validate", "--project", project]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("models/staging/a.sql:2:"), "{err}");
+    assert!(err.contains("missing_model"), "{err}");
+}
+
+#[test]
+fn init_refuses_a_folder_that_is_not_empty() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("keep.txt"), "mine").expect("write");
+    let out = pulse(&["init", tmp.path().to_str().expect("utf8")]);
+    assert!(!out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("keep.txt")).expect("read"),
+        "mine"
+    );
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = ok(&["--help"]);
+    for cmd in [
+        "init", "generate", "validate", "run", "sql", "bench", "demo",
+    ] {
+        assert!(out.contains(cmd), "--help does not mention {cmd}:\n{out}");
+    }
+}

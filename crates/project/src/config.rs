@@ -1,0 +1,186 @@
+//! The files a user writes, as serde types. Every struct denies unknown keys so that a typo is an
+//! error with a line number instead of a silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `pulse.toml`: the project as a whole.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub lake: LakeConfig,
+    #[serde(default)]
+    pub warehouse: WarehouseConfig,
+    /// Values models read with `{{ var('name') }}`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// A folder relative to the project, or an object_store URL (`file:///…`, later `s3://…`).
+    #[serde(default = "default_lake_url")]
+    pub url: String,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        Self {
+            url: default_lake_url(),
+        }
+    }
+}
+
+fn default_lake_url() -> String {
+    "lake".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WarehouseConfig {
+    /// Where the Delta tables of the models live: a folder relative to the project or a URL.
+    #[serde(default = "default_warehouse_url")]
+    pub url: String,
+}
+
+impl Default for WarehouseConfig {
+    fn default() -> Self {
+        Self {
+            url: default_warehouse_url(),
+        }
+    }
+}
+
+fn default_warehouse_url() -> String {
+    "warehouse".to_string()
+}
+
+/// How a source system is read.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    Sqlite,
+    Csv,
+    Jsonl,
+    Parquet,
+    Files,
+}
+
+impl ConnectorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectorKind::Sqlite => "sqlite",
+            ConnectorKind::Csv => "csv",
+            ConnectorKind::Jsonl => "jsonl",
+            ConnectorKind::Parquet => "parquet",
+            ConnectorKind::Files => "files",
+        }
+    }
+
+    /// Database connectors read tables; file connectors read files matched by each table's `path`.
+    pub fn is_file_based(self) -> bool {
+        !matches!(self, ConnectorKind::Sqlite)
+    }
+}
+
+/// `sources/<system>.toml`: one upstream system.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Defaults to the file's stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub connector: ConnectorKind,
+    /// The database file (sqlite); unused by file connectors, whose tables carry their own path.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub tables: Vec<SourceTableConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceTableConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// File connectors: a glob relative to the project. Every matching file lands once.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Incremental landing: only rows whose cursor is above the last watermark are read.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// CSV only: the field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<char>,
+    /// CSV only: whether the first line names the columns (default true).
+    #[serde(default)]
+    pub header: Option<bool>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub columns: Vec<ColumnDoc>,
+}
+
+/// Documentation of one column, in a source table or a model.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDoc {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Materialization {
+    #[default]
+    Table,
+    View,
+    Incremental,
+}
+
+impl Materialization {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Materialization::Table => "table",
+            Materialization::View => "view",
+            Materialization::Incremental => "incremental",
+        }
+    }
+}
+
+/// `models/<layer>/<name>.toml`, optional beside each model's SQL.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub materialized: Materialization,
+    /// Incremental models: the DATE column whose partition a run for one logical date replaces.
+    #[serde(default)]
+    pub partition_by: Option<String>,
+    #[serde(default)]
+    pub unique_key: Vec<String>,
+    #[serde(default)]
+    pub columns: Vec<ColumnDoc>,
+}

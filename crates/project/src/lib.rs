@@ -1,0 +1,18 @@
+//! The project a user writes: `pulse.toml`, `sources/*.toml`, `models/**/*.sql` with optional
+//! `.toml` beside each model. Loading validates everything and reports every mistake with its
+//! file and line; the result is a graph of sources and models in dependency order.
+
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod load;
+pub mod template;
+
+pub use config::{
+    ColumnDoc, ConnectorKind, LakeConfig, Materialization, ModelConfig, ProjectConfig,
+    SourceConfig, SourceTableConfig, WarehouseConfig,
+};
+pub use error::{ProjectError, ProjectErrors};
+pub use graph::{ModelGraph, Node};
+pub use load::{Model, Project, Source, parse_toml};
+pub use template::{Dependencies, RenderContext};

@@ -1,0 +1,448 @@
+//! Reading a project folder into validated domain types, collecting every error at once.
+
+use crate::config::{ModelConfig, ProjectConfig, SourceConfig, SourceTableConfig};
+use crate::error::{ProjectError, ProjectErrors, line_of_offset};
+use crate::graph::ModelGraph;
+use crate::template::{self, Dependencies, RenderContext};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Schema names DataFusion keeps for itself; a source may not take them.
+const RESERVED_SCHEMAS: &[&str] = &["public", "information_schema", "pg_catalog", "datafusion"];
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub file: PathBuf,
+    pub config: SourceConfig,
+}
+
+impl Source {
+    pub fn table(&self, name: &str) -> Option<&SourceTableConfig> {
+        self.config.tables.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    /// The folder below `models/` (`staging`, `marts`, …).
+    pub layer: String,
+    pub sql_file: PathBuf,
+    pub config_file: Option<PathBuf>,
+    /// The SQL template as written.
+    pub sql: String,
+    pub config: ModelConfig,
+    pub depends_on: Dependencies,
+}
+
+impl Model {
+    pub fn render(&self, ctx: &RenderContext) -> Result<String, ProjectError> {
+        template::render(&self.sql_file, &self.sql, ctx)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    pub config_file: PathBuf,
+    pub config: ProjectConfig,
+    pub sources: Vec<Source>,
+    /// In dependency order: every model comes after the models it refs.
+    pub models: Vec<Model>,
+}
+
+impl Project {
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn model(&self, name: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// A path written in a project file, relative to the project folder.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.root.join(p)
+        }
+    }
+
+    pub fn graph(&self) -> ModelGraph {
+        ModelGraph::new(self)
+    }
+
+    /// Loads and validates the project in `root`; every problem found is reported, each with file
+    /// and line.
+    pub fn load(root: &Path) -> Result<Project, ProjectErrors> {
+        let mut errors = Vec::new();
+        let config_file = root.join("pulse.toml");
+        if !root.is_dir() {
+            return Err(ProjectError::in_file(root, "no such project folder").into());
+        }
+        if !config_file.is_file() {
+            return Err(ProjectError::in_file(
+                &config_file,
+                "missing: a project needs a pulse.toml (run `pulse init` to make one)",
+            )
+            .into());
+        }
+        let config: Option<ProjectConfig> = parse_toml_file(&config_file, &mut errors);
+        let sources = load_sources(root, &mut errors);
+        let mut models = load_models(root, config.as_ref(), &mut errors);
+        check_names(&sources, &models, &mut errors);
+        check_dependencies(&sources, &models, &mut errors);
+        if errors.is_empty() {
+            match crate::graph::order_models(&models) {
+                Ok(order) => {
+                    let mut by_name: BTreeMap<String, Model> =
+                        models.drain(..).map(|m| (m.name.clone(), m)).collect();
+                    models = order
+                        .into_iter()
+                        .filter_map(|name| by_name.remove(&name))
+                        .collect();
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        match config {
+            Some(config) if errors.is_empty() => Ok(Project {
+                root: root.to_path_buf(),
+                config_file,
+                config,
+                sources,
+                models,
+            }),
+            _ => Err(ProjectErrors(errors)),
+        }
+    }
+}
+
+fn parse_toml_file<T: DeserializeOwned>(file: &Path, errors: &mut Vec<ProjectError>) -> Option<T> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(ProjectError::in_file(file, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    parse_toml(file, &text).map_err(|e| errors.push(e)).ok()
+}
+
+/// Parses TOML text, turning serde's byte span into a line number.
+pub fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ProjectError> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of_offset(text, s.start));
+        ProjectError::new(file, line, e.message().trim().to_string())
+    })
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
+    let mut sources = Vec::new();
+    for file in sorted_entries(&root.join("sources")) {
+        if file.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(config) = parse_toml_file::<SourceConfig>(&file, errors) else {
+            continue;
+        };
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let name = config.name.clone().unwrap_or(stem);
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let line_of = |needle: &str| text.find(needle).map(|p| line_of_offset(&text, p));
+        if config.connector.is_file_based() {
+            for table in &config.tables {
+                if table.path.is_none() {
+                    errors.push(ProjectError::new(
+                        &file,
+                        line_of(&format!("\"{}\"", table.name)),
+                        format!(
+                            "table `{}`: a {} source table needs `path` (a glob relative to the project)",
+                            table.name,
+                            config.connector.as_str()
+                        ),
+                    ));
+                }
+            }
+        } else if config.path.is_none() {
+            errors.push(ProjectError::new(
+                &file,
+                line_of("connector"),
+                format!(
+                    "a {} source needs `path`, the database file",
+                    config.connector.as_str()
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for table in &config.tables {
+            if !seen.insert(table.name.as_str()) {
+                errors.push(ProjectError::new(
+                    &file,
+                    line_of(&format!("\"{}\"", table.name)),
+                    format!("table `{}` is declared twice", table.name),
+                ));
+            }
+        }
+        if config.tables.is_empty() {
+            errors.push(ProjectError::in_file(
+                &file,
+                "a source needs at least one [[tables]] entry",
+            ));
+        }
+        sources.push(Source { name, file, config });
+    }
+    sources
+}
+
+fn collect_sql_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for path in sorted_entries(dir) {
+        if path.is_dir() {
+            collect_sql_files(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("sql") {
+            out.push(path);
+        }
+    }
+}
+
+fn load_models(
+    root: &Path,
+    config: Option<&ProjectConfig>,
+    errors: &mut Vec<ProjectError>,
+) -> Vec<Model> {
+    let models_dir = root.join("models");
+    let mut files = Vec::new();
+    collect_sql_files(&models_dir, &mut files);
+    let vars = config.map(|c| c.vars.clone()).unwrap_or_default();
+    let mut models = Vec::new();
+    // A model's .toml without its .sql is almost always a rename gone wrong.
+    let mut tomls = Vec::new();
+    collect_toml_files(&models_dir, &mut tomls);
+    for toml_file in tomls {
+        if !toml_file.with_extension("sql").is_file() {
+            errors.push(ProjectError::in_file(
+                &toml_file,
+                format!(
+                    "no model SQL beside this file (expected {})",
+                    toml_file.with_extension("sql").display()
+                ),
+            ));
+        }
+    }
+    for sql_file in files {
+        let name = sql_file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let layer = sql_file
+            .parent()
+            .and_then(|p| p.strip_prefix(&models_dir).ok())
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let sql = match std::fs::read_to_string(&sql_file) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(ProjectError::in_file(
+                    &sql_file,
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        if sql.trim().is_empty() {
+            errors.push(ProjectError::in_file(
+                &sql_file,
+                "the model is empty: write one SELECT",
+            ));
+            continue;
+        }
+        let config_path = sql_file.with_extension("toml");
+        let (config, config_file) = if config_path.is_file() {
+            match parse_toml_file::<ModelConfig>(&config_path, errors) {
+                Some(c) => (c, Some(config_path)),
+                None => continue,
+            }
+        } else {
+            (ModelConfig::default(), None)
+        };
+        if config.materialized == crate::config::Materialization::Incremental
+            && config.partition_by.is_none()
+        {
+            errors.push(ProjectError::in_file(
+                config_file.as_deref().unwrap_or(&sql_file),
+                "an incremental model needs `partition_by`, the DATE column a run replaces",
+            ));
+        }
+        let depends_on = match template::dependencies(&sql_file, &sql, &vars) {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        models.push(Model {
+            name,
+            layer,
+            sql_file,
+            config_file,
+            sql,
+            config,
+            depends_on,
+        });
+    }
+    models
+}
+
+fn collect_toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for path in sorted_entries(dir) {
+        if path.is_dir() {
+            collect_toml_files(&path, out);
+        } else if path.extension().and_then(|e| e.to_str()) == Some("toml") {
+            out.push(path);
+        }
+    }
+}
+
+/// Names become SQL identifiers unquoted, so they must survive DataFusion's lower-casing.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_names(sources: &[Source], models: &[Model], errors: &mut Vec<ProjectError>) {
+    let mut seen_sources: BTreeMap<&str, &Path> = BTreeMap::new();
+    for s in sources {
+        if !is_identifier(&s.name) {
+            errors.push(ProjectError::in_file(
+                &s.file,
+                format!("source name `{}` must be lower_snake_case", s.name),
+            ));
+        }
+        if RESERVED_SCHEMAS.contains(&s.name.as_str()) {
+            errors.push(ProjectError::in_file(
+                &s.file,
+                format!("source name `{}` is reserved; choose another", s.name),
+            ));
+        }
+        if let Some(first) = seen_sources.insert(&s.name, &s.file) {
+            errors.push(ProjectError::in_file(
+                &s.file,
+                format!(
+                    "source `{}` is already defined in {}",
+                    s.name,
+                    first.display()
+                ),
+            ));
+        }
+        for t in &s.config.tables {
+            if !is_identifier(&t.name) {
+                errors.push(ProjectError::in_file(
+                    &s.file,
+                    format!("table name `{}` must be lower_snake_case", t.name),
+                ));
+            }
+        }
+    }
+    let mut seen_models: BTreeMap<&str, &Path> = BTreeMap::new();
+    for m in models {
+        if !is_identifier(&m.name) {
+            errors.push(ProjectError::in_file(
+                &m.sql_file,
+                format!(
+                    "model name `{}` must be lower_snake_case (it is the file name)",
+                    m.name
+                ),
+            ));
+        }
+        if let Some(first) = seen_models.insert(&m.name, &m.sql_file) {
+            errors.push(ProjectError::in_file(
+                &m.sql_file,
+                format!(
+                    "model `{}` is already defined in {}",
+                    m.name,
+                    first.display()
+                ),
+            ));
+        }
+    }
+}
+
+fn check_dependencies(sources: &[Source], models: &[Model], errors: &mut Vec<ProjectError>) {
+    let model_names: BTreeSet<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    for m in models {
+        for r in &m.depends_on.refs {
+            if !model_names.contains(r.as_str()) {
+                let hint = closest(r, model_names.iter().copied())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                errors.push(ProjectError::new(
+                    &m.sql_file,
+                    template::line_of_mention(&m.sql, r),
+                    format!("ref('{r}'): no model named `{r}`{hint}"),
+                ));
+            }
+        }
+        for (system, table) in &m.depends_on.sources {
+            let line = template::line_of_mention(&m.sql, table);
+            match sources.iter().find(|s| &s.name == system) {
+                None => errors.push(ProjectError::new(
+                    &m.sql_file,
+                    template::line_of_mention(&m.sql, system),
+                    format!(
+                        "source('{system}', '{table}'): no source named `{system}` in sources/"
+                    ),
+                )),
+                Some(s) if s.table(table).is_none() => errors.push(ProjectError::new(
+                    &m.sql_file,
+                    line,
+                    format!(
+                        "source('{system}', '{table}'): {} declares no table `{table}`",
+                        s.file.display()
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+/// The known name nearest to a misspelt one, when it is near enough to be a typo.
+fn closest<'a>(wanted: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (edit_distance(wanted, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

@@ -1,0 +1,148 @@
+//! The one place that builds the DataFusion session and registers tables in it. Everything that
+//! runs SQL (models, `pulse sql`, later the quality checks and the semantic layer) goes through
+//! [`Engine`], so swapping the executor (a Ballista cluster) or the storage (S3) happens here.
+
+use crate::error::{Result, TransformError};
+use crate::functions::EventParam;
+use crate::warehouse::Warehouse;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use pulse_project::Project;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The catalog DataFusion creates by default; sources become schemas inside it.
+const CATALOG: &str = "datafusion";
+
+pub struct Engine {
+    pub(crate) ctx: SessionContext,
+    pub(crate) warehouse: Warehouse,
+    /// A fingerprint of what each registered source table reads, for skipping unchanged models.
+    pub(crate) source_fingerprints: Mutex<BTreeMap<String, String>>,
+}
+
+impl Engine {
+    /// A session over the project's warehouse, with the engine's functions registered.
+    pub async fn open(project: &Project) -> Result<Self> {
+        let warehouse = Warehouse::open(&project.config.warehouse.url, &project.root)?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+            );
+        // Delta's planner turns its write nodes (with their row metrics) into execution plans.
+        let state = SessionStateBuilder::new()
+            .with_default_features()
+            .with_config(config)
+            .with_query_planner(DeltaPlanner::new())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_udf(EventParam::udf());
+        Ok(Self {
+            ctx,
+            warehouse,
+            source_fingerprints: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    /// Makes `source.table` readable from SQL over the given landed Parquet files (URLs).
+    /// A table with no landings yet is still registered, empty, when `empty_schema` is given.
+    pub async fn register_source_table(
+        &self,
+        source: &str,
+        table: &str,
+        file_urls: &[String],
+    ) -> Result<()> {
+        let err = |message: String| TransformError::SourceTable {
+            source_name: source.to_string(),
+            table: table.to_string(),
+            message,
+        };
+        let schema = self.schema_provider(source)?;
+        if file_urls.is_empty() {
+            return Err(err(
+                "nothing has landed yet: run `pulse run` (or check the source's path)".into(),
+            ));
+        }
+        let urls = file_urls
+            .iter()
+            .map(ListingTableUrl::parse)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| err(e.to_string()))?;
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let state = self.ctx.state();
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .infer_schema(&state)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let provider = ListingTable::try_new(config).map_err(|e| err(e.to_string()))?;
+        schema
+            .register_table(table.to_string(), Arc::new(provider))
+            .map_err(|e| err(e.to_string()))?;
+        let mut hasher = Sha256::new();
+        for u in file_urls {
+            hasher.update(u.as_bytes());
+            hasher.update(b"\n");
+        }
+        if let Ok(mut fps) = self.source_fingerprints.lock() {
+            fps.insert(format!("{source}.{table}"), hex::encode(hasher.finalize()));
+        }
+        Ok(())
+    }
+
+    fn schema_provider(&self, name: &str) -> Result<Arc<dyn SchemaProvider>> {
+        let catalog = self
+            .ctx
+            .catalog(CATALOG)
+            .ok_or_else(|| TransformError::Warehouse {
+                url: self.warehouse.url().to_string(),
+                message: "the default catalog is missing".into(),
+            })?;
+        if let Some(s) = catalog.schema(name) {
+            return Ok(s);
+        }
+        let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+        catalog.register_schema(name, schema.clone())?;
+        Ok(schema)
+    }
+
+    /// Makes every model that has been built readable: Delta tables as they are, views rendered
+    /// from their SQL.
+    pub async fn register_models(&self, project: &Project) -> Result<()> {
+        for model in &project.models {
+            crate::models::register_existing(self, model).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a query and collects its result.
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let df = self.ctx.sql(sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// The session itself, for callers that need DataFusion directly (tests, later the
+    /// PostgreSQL-wire endpoint).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. This is the README's test command and what CI calls.
+# It installs or starts what the tests need, so it works on a fresh machine too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is required: install Rust with rustup first" >&2
+  exit 1
+fi
+
+cargo test --workspace --locked "$@"
