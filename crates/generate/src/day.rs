@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 /// Relative demand per hour of day: lunch and dinner peaks, quiet nights. Nothing starts at 23h
 /// so that every session and order of a day stays on that day.
 const HOURLY: [f64; 24] = [
-    0.25, 0.1, 0.05, 0.04, 0.04, 0.08, 0.25, 0.5, 0.7, 0.8, 1.0, 2.1, 3.3, 2.6, 1.3, 1.0, 1.1,
-    1.7, 2.9, 3.5, 2.7, 1.6, 0.8, 0.0,
+    0.25, 0.1, 0.05, 0.04, 0.04, 0.08, 0.25, 0.5, 0.7, 0.8, 1.0, 2.1, 3.3, 2.6, 1.3, 1.0, 1.1, 1.7,
+    2.9, 3.5, 2.7, 1.6, 0.8, 0.0,
 ];
 
 /// Share of orders placed without analytics consent: they never appear in the GA4 export.
@@ -188,7 +188,9 @@ fn is_peak(secs_of_day: i64) -> bool {
 fn pick_weighted(rng: &mut Pcg64Mcg, cumulative: &[f64]) -> usize {
     let total = cumulative.last().copied().unwrap_or(0.0);
     let x = rng.random_range(0.0..total.max(f64::MIN_POSITIVE));
-    cumulative.partition_point(|&c| c <= x).min(cumulative.len().saturating_sub(1))
+    cumulative
+        .partition_point(|&c| c <= x)
+        .min(cumulative.len().saturating_sub(1))
 }
 
 fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
@@ -209,7 +211,11 @@ fn second_of_day(rng: &mut Pcg64Mcg, hourly: &[f64]) -> i64 {
 
 fn round_count(rng: &mut Pcg64Mcg, x: f64) -> usize {
     let base = x.floor();
-    let extra = if rng.random::<f64>() < x - base { 1.0 } else { 0.0 };
+    let extra = if rng.random::<f64>() < x - base {
+        1.0
+    } else {
+        0.0
+    };
     (base + extra).max(0.0) as usize
 }
 
@@ -484,11 +490,7 @@ impl Sim<'_> {
             campaign,
             Some(session_id),
         );
-        let total = self
-            .out
-            .orders
-            .last()
-            .map_or(0, |o| o.total_cents);
+        let total = self.out.orders.last().map_or(0, |o| o.total_cents);
         ev.kind = EventKind::Purchase;
         ev.transaction = Some((order_id, total));
         emit(&ev, &mut self.rng, ga4)?;
@@ -527,12 +529,16 @@ impl Sim<'_> {
             .map(|&(i, q)| world.items[i].price_cents * q)
             .sum();
         let (promo_code, discount) = match campaign {
-            Some(c) if self.rng.random::<f64>() < 0.55 => {
-                (Some(c.promo_code.to_string()), subtotal * c.discount_pct / 100)
-            }
+            Some(c) if self.rng.random::<f64>() < 0.55 => (
+                Some(c.promo_code.to_string()),
+                subtotal * c.discount_pct / 100,
+            ),
             None if self.rng.random::<f64>() < 0.04 => {
                 let c = &CAMPAIGNS[self.rng.random_range(0..CAMPAIGNS.len())];
-                (Some(c.promo_code.to_string()), subtotal * c.discount_pct / 100)
+                (
+                    Some(c.promo_code.to_string()),
+                    subtotal * c.discount_pct / 100,
+                )
             }
             _ => (None, 0),
         };
@@ -550,8 +556,8 @@ impl Sim<'_> {
             CITIES[city].delivery_fee_cents
         };
         let total = subtotal - discount + fee;
-        let promised_at =
-            placed_at + ((28.0 + rest.prep_minutes * 0.6 + if peak { 8.0 } else { 0.0 }) * 60.0) as i64;
+        let promised_at = placed_at
+            + ((28.0 + rest.prep_minutes * 0.6 + if peak { 8.0 } else { 0.0 }) * 60.0) as i64;
         let cancel_p = if peak { 0.06 } else { 0.035 };
         let cancelled = self.rng.random::<f64>() < cancel_p;
 
@@ -560,13 +566,21 @@ impl Sim<'_> {
         let courier = &world.couriers[couriers[self.rng.random_range(0..couriers.len())]];
         let peak_f = if peak { 1.3 } else { 1.0 };
         let accepted_at = placed_at + self.rng.random_range(20..180);
-        let prep = rest.prep_minutes * CITIES[city].prep_factor * peak_f * lognormal(&mut self.rng, 0.25);
+        let prep =
+            rest.prep_minutes * CITIES[city].prep_factor * peak_f * lognormal(&mut self.rng, 0.25);
         let ready_at = accepted_at + (prep * 60.0) as i64;
         let courier_arrives =
             accepted_at + (self.rng.random_range(4.0..15.0) * peak_f * 60.0) as i64;
         let picked_up_at = ready_at.max(courier_arrives) + self.rng.random_range(30..240);
         let distance_m = self.rng.random_range(600..6500);
-        let ride = (distance_m as f64 / 1000.0 * 3.2 * CITIES[city].travel_factor * courier.speed_factor * peak_f.sqrt() * lognormal(&mut self.rng, 0.2) + 2.0) * 60.0;
+        let ride = (distance_m as f64 / 1000.0
+            * 3.2
+            * CITIES[city].travel_factor
+            * courier.speed_factor
+            * peak_f.sqrt()
+            * lognormal(&mut self.rng, 0.2)
+            + 2.0)
+            * 60.0;
         let delivered_at = picked_up_at + ride as i64;
         let cancelled_at = placed_at + self.rng.random_range(120..1500);
 
@@ -633,8 +647,25 @@ impl Sim<'_> {
             });
         }
 
-        self.payments(order_id, placed_at, total, fee, cancelled.then_some(cancelled_at), (!cancelled).then_some((delivered_at, promised_at)));
-        self.ticket(order_id, world.customers[customer].id, if cancelled { cancelled_at } else { delivered_at }, cancelled, delivered_at - promised_at);
+        self.payments(
+            order_id,
+            placed_at,
+            total,
+            fee,
+            cancelled.then_some(cancelled_at),
+            (!cancelled).then_some((delivered_at, promised_at)),
+        );
+        self.ticket(
+            order_id,
+            world.customers[customer].id,
+            if cancelled {
+                cancelled_at
+            } else {
+                delivered_at
+            },
+            cancelled,
+            delivered_at - promised_at,
+        );
 
         self.out.orders.push(OrderRow {
             order_id,
@@ -713,7 +744,11 @@ impl Sim<'_> {
                 if delivered_at > promised_at + 20 * 60 && self.rng.random::<f64>() < 0.35 =>
             {
                 let amount = if fee > 0 { fee } else { total * 15 / 100 };
-                Some((amount, "late_delivery", delivered_at + self.rng.random_range(900..7200)))
+                Some((
+                    amount,
+                    "late_delivery",
+                    delivered_at + self.rng.random_range(900..7200),
+                ))
             }
             _ => None,
         };
@@ -769,7 +804,14 @@ impl Sim<'_> {
     }
 
     /// Support tickets are far more likely after a late delivery or a cancellation.
-    fn ticket(&mut self, order_id: i64, customer_id: i64, ended_at: i64, cancelled: bool, late_secs: i64) {
+    fn ticket(
+        &mut self,
+        order_id: i64,
+        customer_id: i64,
+        ended_at: i64,
+        cancelled: bool,
+        late_secs: i64,
+    ) {
         let p = if cancelled {
             0.12
         } else {
@@ -790,7 +832,9 @@ impl Sim<'_> {
         let created = ended_at + self.rng.random_range(300..10_800);
         let night = !(8..22).contains(&(created.rem_euclid(86_400) / 3600));
         let first_response = created
-            + self.rng.random_range(120..if night { 28_800 } else { 7_200 });
+            + self
+                .rng
+                .random_range(120..if night { 28_800 } else { 7_200 });
         let solved = (self.rng.random::<f64>() >= 0.08)
             .then(|| first_response + self.rng.random_range(600..90_000));
         let x: f64 = self.rng.random();

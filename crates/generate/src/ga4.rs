@@ -130,10 +130,9 @@ impl<W: Write> Ga4Writer<W> {
         param_int(l, "ga_session_number", e.session_number);
         l.push(b',');
         let page = match e.kind {
-            EventKind::SessionStart | EventKind::PageView => format!(
-                "https://fooddash.example/{}/restaurants",
-                e.city_slug
-            ),
+            EventKind::SessionStart | EventKind::PageView => {
+                format!("https://fooddash.example/{}/restaurants", e.city_slug)
+            }
             EventKind::ViewItem | EventKind::AddToCart => format!(
                 "https://fooddash.example/{}/r/{}",
                 e.city_slug, e.restaurant_id

@@ -28,7 +28,11 @@ fn pixels(seed: i64, warm: bool) -> Vec<u8> {
             } else {
                 (90 + (x * 2 % 60), 120 + ring, 140 + ring / 2)
             };
-            data.extend([r.clamp(0, 255) as u8, g.clamp(0, 255) as u8, b.clamp(0, 255) as u8]);
+            data.extend([
+                r.clamp(0, 255) as u8,
+                g.clamp(0, 255) as u8,
+                b.clamp(0, 255) as u8,
+            ]);
         }
     }
     data
@@ -38,7 +42,12 @@ fn jpeg(seed: i64) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let encoder = jpeg_encoder::Encoder::new(&mut out, 80);
     encoder
-        .encode(&pixels(seed, true), W as u16, H as u16, jpeg_encoder::ColorType::Rgb)
+        .encode(
+            &pixels(seed, true),
+            W as u16,
+            H as u16,
+            jpeg_encoder::ColorType::Rgb,
+        )
         .map_err(|e| e.to_string())?;
     Ok(out)
 }

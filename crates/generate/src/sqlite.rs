@@ -271,7 +271,10 @@ impl Databases {
                 let mut codes = tx
                     .prepare("INSERT INTO promo_codes VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                     .map_err(e)?;
-                let (from, to) = (timestamp(world.campaign_start), timestamp(world.campaign_end));
+                let (from, to) = (
+                    timestamp(world.campaign_start),
+                    timestamp(world.campaign_end),
+                );
                 for c in &CAMPAIGNS {
                     campaigns
                         .execute(params![
@@ -287,7 +290,14 @@ impl Databases {
                         ])
                         .map_err(e)?;
                     codes
-                        .execute(params![c.promo_code, c.id, c.discount_pct, from, to, loaded_at])
+                        .execute(params![
+                            c.promo_code,
+                            c.id,
+                            c.discount_pct,
+                            from,
+                            to,
+                            loaded_at
+                        ])
                         .map_err(e)?;
                 }
             }
@@ -447,4 +457,3 @@ impl Databases {
         Ok(bytes)
     }
 }
-

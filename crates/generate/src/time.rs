@@ -65,7 +65,13 @@ mod tests {
 
     #[test]
     fn formats_like_chrono() {
-        for secs in [0_i64, 951_782_400, 1_793_491_199, 1_793_491_200, 4_102_444_800] {
+        for secs in [
+            0_i64,
+            951_782_400,
+            1_793_491_199,
+            1_793_491_200,
+            4_102_444_800,
+        ] {
             let want = chrono::DateTime::from_timestamp(secs, 0)
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default();

@@ -70,35 +70,91 @@ pub const CITIES: [City; 5] = [
 const CUISINES: [(&str, &[&str]); 8] = [
     (
         "pizza",
-        &["Margherita", "Diavola", "Funghi", "Quattro Formaggi", "Calzone", "Tiramisu"],
+        &[
+            "Margherita",
+            "Diavola",
+            "Funghi",
+            "Quattro Formaggi",
+            "Calzone",
+            "Tiramisu",
+        ],
     ),
     (
         "burger",
-        &["Cheeseburger", "Veggie Burger", "Bacon Burger", "Fries", "Onion Rings", "Milkshake"],
+        &[
+            "Cheeseburger",
+            "Veggie Burger",
+            "Bacon Burger",
+            "Fries",
+            "Onion Rings",
+            "Milkshake",
+        ],
     ),
     (
         "sushi",
-        &["Salmon Nigiri", "California Roll", "Maki Set", "Miso Soup", "Edamame", "Poke Bowl"],
+        &[
+            "Salmon Nigiri",
+            "California Roll",
+            "Maki Set",
+            "Miso Soup",
+            "Edamame",
+            "Poke Bowl",
+        ],
     ),
     (
         "indian",
-        &["Butter Chicken", "Palak Paneer", "Chicken Tikka", "Naan", "Dal", "Mango Lassi"],
+        &[
+            "Butter Chicken",
+            "Palak Paneer",
+            "Chicken Tikka",
+            "Naan",
+            "Dal",
+            "Mango Lassi",
+        ],
     ),
     (
         "vietnamese",
-        &["Pho Bo", "Banh Mi", "Summer Rolls", "Bun Cha", "Green Curry", "Iced Coffee"],
+        &[
+            "Pho Bo",
+            "Banh Mi",
+            "Summer Rolls",
+            "Bun Cha",
+            "Green Curry",
+            "Iced Coffee",
+        ],
     ),
     (
         "turkish",
-        &["Doner Kebab", "Lahmacun", "Falafel Plate", "Pide", "Ayran", "Baklava"],
+        &[
+            "Doner Kebab",
+            "Lahmacun",
+            "Falafel Plate",
+            "Pide",
+            "Ayran",
+            "Baklava",
+        ],
     ),
     (
         "salad",
-        &["Caesar Salad", "Greek Salad", "Quinoa Bowl", "Hummus Wrap", "Smoothie", "Soup of the Day"],
+        &[
+            "Caesar Salad",
+            "Greek Salad",
+            "Quinoa Bowl",
+            "Hummus Wrap",
+            "Smoothie",
+            "Soup of the Day",
+        ],
     ),
     (
         "mexican",
-        &["Burrito", "Tacos", "Quesadilla", "Nachos", "Guacamole", "Churros"],
+        &[
+            "Burrito",
+            "Tacos",
+            "Quesadilla",
+            "Nachos",
+            "Guacamole",
+            "Churros",
+        ],
     ),
 ];
 
@@ -243,7 +299,12 @@ pub const DEVICES: [(&str, &str); 4] = [
     ("desktop", "Macintosh"),
 ];
 
-const EMAIL_DOMAINS: [&str; 4] = ["example.com", "mail.example", "post.example", "inbox.example"];
+const EMAIL_DOMAINS: [&str; 4] = [
+    "example.com",
+    "mail.example",
+    "post.example",
+    "inbox.example",
+];
 const VEHICLES: [(&str, f64); 3] = [("bicycle", 1.0), ("e-bike", 0.85), ("scooter", 0.75)];
 
 pub struct World {
@@ -263,7 +324,7 @@ pub struct World {
 
 impl World {
     pub fn new(opts: &GenerateOptions) -> Self {
-        let mut rng = Pcg64Mcg::seed_from_u64(opts.seed ^ 0x5eed_0f_0bad_cafe);
+        let mut rng = Pcg64Mcg::seed_from_u64(opts.seed ^ 0x005e_ed0f_0bad_cafe);
         let start = midnight(opts.start_date);
         let per_day = f64::from(opts.orders_per_day);
         let n_restaurants = ((per_day / 8.0) as usize).clamp(25, 20_000);
@@ -313,7 +374,8 @@ impl World {
         let mut customers_by_city = vec![Vec::new(); CITIES.len()];
         for i in 0..n_customers {
             let city = pick_city(&mut rng);
-            let signed_up_at = start - rng.random_range(1..900) * 86_400 - rng.random_range(0..86_400);
+            let signed_up_at =
+                start - rng.random_range(1..900) * 86_400 - rng.random_range(0..86_400);
             customers_by_city[city].push(customers.len());
             customers.push(Customer {
                 id: 100_000 + i as i64,
@@ -332,7 +394,11 @@ impl World {
         let mut couriers = Vec::with_capacity(n_couriers);
         let mut couriers_by_city = vec![Vec::new(); CITIES.len()];
         for i in 0..n_couriers {
-            let city = if i < CITIES.len() { i } else { pick_city(&mut rng) };
+            let city = if i < CITIES.len() {
+                i
+            } else {
+                pick_city(&mut rng)
+            };
             let (vehicle, speed) = VEHICLES[rng.random_range(0..VEHICLES.len())];
             couriers_by_city[city].push(couriers.len());
             couriers.push(Courier {

@@ -49,9 +49,16 @@ fn same_seed_gives_identical_files_and_another_seed_does_not() {
     let (fa, fb, fc) = (files(a.path()), files(b.path()), files(c.path()));
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (p, bytes) in &fa {
-        assert!(fb.get(p) == Some(bytes), "{} differs between runs", p.display());
+        assert!(
+            fb.get(p) == Some(bytes),
+            "{} differs between runs",
+            p.display()
+        );
     }
-    assert_ne!(fa.get(Path::new("truth.json")), fc.get(Path::new("truth.json")));
+    assert_ne!(
+        fa.get(Path::new("truth.json")),
+        fc.get(Path::new("truth.json"))
+    );
 }
 
 #[test]
@@ -112,7 +119,11 @@ fn truth_matches_what_was_written() {
     // Defects the databases carry.
     let pay = rusqlite::Connection::open(dir.path().join("payments.sqlite")).expect("open");
     let negative: i64 = pay
-        .query_row("select count(*) from payments where amount_cents < 0", [], |r| r.get(0))
+        .query_row(
+            "select count(*) from payments where amount_cents < 0",
+            [],
+            |r| r.get(0),
+        )
         .expect("count");
     assert_eq!(truth["defects"]["negative_amounts"], negative);
     let logi = rusqlite::Connection::open(dir.path().join("logistics.sqlite")).expect("open");
@@ -137,15 +148,8 @@ fn truth_matches_what_was_written() {
 #[test]
 fn bad_options_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = generate(
-        &GenerateOptions {
-            days: 0,
-            ..small()
-        },
-        dir.path(),
-        &|_| {},
-    )
-    .expect_err("zero days");
+    let err = generate(&GenerateOptions { days: 0, ..small() }, dir.path(), &|_| {})
+        .expect_err("zero days");
     assert!(err.to_string().contains("--days"), "{err}");
     let err = generate(
         &GenerateOptions {
