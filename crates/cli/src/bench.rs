@@ -203,7 +203,7 @@ fn print_report(r: &BenchReport) {
         r.cores
     );
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec![
         "stage", "seconds", "input", "MB/s", "rows", "rows/s", "CPU s", "peak RSS",
     ]);

@@ -78,7 +78,7 @@ pub fn print_generate_report(data_dir: &Path, r: &pulse_generate::GenerateReport
         mb_per_s(r.bytes, r.seconds)
     );
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec!["table", "rows"]);
     for (table, rows) in &r.rows {
         t.add_row(vec![table.clone(), rows.to_string()]);
@@ -88,7 +88,7 @@ pub fn print_generate_report(data_dir: &Path, r: &pulse_generate::GenerateReport
 
 pub fn print_run_summary(s: &RunSummary) {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_style(UTF8_FULL_CONDENSED);
     t.set_header(vec!["step", "status", "rows", "input", "seconds", "note"]);
     for l in &s.landings {
         let mut note = String::new();
@@ -122,7 +122,12 @@ pub fn print_run_summary(s: &RunSummary) {
         t.add_row(vec![
             format!("model {} ({})", m.model, m.materialized),
             status,
-            m.rows.to_string(),
+            // A view stores nothing: its rows are counted by whoever reads it.
+            if m.materialized == "view" {
+                String::new()
+            } else {
+                m.rows.to_string()
+            },
             String::new(),
             format!("{:.2}", m.seconds),
             m.error.clone().unwrap_or_default(),

@@ -141,7 +141,7 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
                 .land_table(project, source, table, &ctx, &progress)
                 .await;
             landings.push(match result {
-                Ok(r) => landing_row(r),
+                Ok(r) => landing_row(r, &project.root),
                 Err(e) => {
                     failed_sources.insert(format!("{}.{}", source.name, table.name));
                     LandingRow {
@@ -223,7 +223,15 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
     })
 }
 
-fn landing_row(r: LandingReport) -> LandingRow {
+fn landing_row(r: LandingReport, project_root: &Path) -> LandingRow {
+    // Paths inside the project read better relative to it, as the user typed it.
+    let root = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_path_buf());
+    let malformed_path = r.malformed_path.map(|p| {
+        Path::new(&p)
+            .strip_prefix(&root)
+            .map(|rel| rel.display().to_string())
+            .unwrap_or(p)
+    });
     LandingRow {
         status: if r.landed { "landed" } else { "up to date" }.to_string(),
         source: r.source,
@@ -234,7 +242,7 @@ fn landing_row(r: LandingReport) -> LandingRow {
         files_seen: r.files_seen,
         files_skipped: r.files_skipped,
         malformed_rows: r.malformed_rows,
-        malformed_path: r.malformed_path,
+        malformed_path,
         seconds: r.seconds,
         error: None,
     }

@@ -212,14 +212,17 @@ fn example_models_compile_to_reviewed_sql() {
     let project = Project::load(&root).unwrap_or_else(|e| panic!("{e}"));
     for model in &project.models {
         let full = model
-            .render(&pulse_project::RenderContext::default())
+            .render(&pulse_project::RenderContext {
+                vars: project.config.vars.clone(),
+                ..Default::default()
+            })
             .expect("renders");
         insta::assert_snapshot!(format!("{}__full", model.name), full);
         if model.config.materialized == Materialization::Incremental {
             let ctx = pulse_project::RenderContext {
                 incremental: true,
                 logical_date: Some("2026-11-02".into()),
-                ..Default::default()
+                vars: project.config.vars.clone(),
             };
             let inc = model.render(&ctx).expect("renders");
             insta::assert_snapshot!(format!("{}__incremental", model.name), inc);
