@@ -132,8 +132,11 @@ pub enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PULSE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PULSE_LOG").unwrap_or_else(|_| {
+        // delta-rs logs a missing table as an error while it checks whether to create one;
+        // that is the normal first run, not something to alarm a user with.
+        tracing_subscriber::EnvFilter::new("warn,buoyant_kernel=off")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
