@@ -9,4 +9,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# PostgreSQL and MariaDB for the connector tests: started or installed when not running.
+bash scripts/services.sh
+
 cargo test --workspace --locked "$@"

@@ -12,11 +12,13 @@
 mod day;
 mod ga4;
 mod photos;
+mod servers;
 mod sqlite;
 mod time;
 mod truth;
 mod world;
 
+pub use servers::{LiveOptions, LiveReport, ServerReport, ServerTargets, live, load_servers};
 pub use truth::{Defects, FunnelCounts, Truth};
 
 use chrono::NaiveDate;
@@ -95,6 +97,9 @@ pub enum GenerateError {
     Image { path: PathBuf, message: String },
     #[error("invalid generator options: {0}")]
     Options(String),
+    /// A database server refused the load; `target` carries no password.
+    #[error("{target}: {message}")]
+    Server { target: String, message: String },
     #[error("a generator thread failed: {0}")]
     Thread(String),
 }

@@ -9,7 +9,7 @@ use crate::{GenerateError, Result};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 
-const ORDERS_SCHEMA: &str = "
+pub(crate) const ORDERS_SCHEMA: &str = "
 CREATE TABLE customers (
   customer_id INTEGER PRIMARY KEY,
   email TEXT NOT NULL,
@@ -63,7 +63,7 @@ CREATE TABLE order_items (
 CREATE INDEX order_items_updated_at ON order_items(updated_at);
 ";
 
-const LOGISTICS_SCHEMA: &str = "
+pub(crate) const LOGISTICS_SCHEMA: &str = "
 CREATE TABLE couriers (
   courier_id INTEGER PRIMARY KEY,
   city TEXT NOT NULL,
@@ -89,7 +89,7 @@ CREATE INDEX deliveries_updated_at ON deliveries(updated_at);
 CREATE INDEX deliveries_order ON deliveries(order_id);
 ";
 
-const PAYMENTS_SCHEMA: &str = "
+pub(crate) const PAYMENTS_SCHEMA: &str = "
 CREATE TABLE payments (
   payment_id INTEGER PRIMARY KEY,
   order_id INTEGER,
@@ -116,7 +116,7 @@ CREATE TABLE refunds (
 CREATE INDEX refunds_updated_at ON refunds(updated_at);
 ";
 
-const PROMOTIONS_SCHEMA: &str = "
+pub(crate) const PROMOTIONS_SCHEMA: &str = "
 CREATE TABLE campaigns (
   campaign_id INTEGER PRIMARY KEY,
   name TEXT NOT NULL,

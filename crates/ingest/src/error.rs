@@ -17,6 +17,9 @@ pub enum IngestError {
         #[source]
         source: Box<rusqlite::Error>,
     },
+    /// A database server that cannot be reached or refuses the session; `url` has no password.
+    #[error("{url}: {message}")]
+    Server { url: String, message: String },
     #[error("{path}: table {table}: {message}")]
     Table {
         path: String,

@@ -1,5 +1,5 @@
-//! Source connectors: each reads one kind of source (a SQLite table, JSON lines, CSV, Parquet,
-//! plain files) and pushes Arrow record batches into a [`Sink`]. Rows that cannot be read are
+//! Source connectors: each reads one kind of source (a SQLite, PostgreSQL or MySQL/MariaDB
+//! table, JSON lines, CSV, Parquet, plain files) and pushes Arrow record batches into a [`Sink`]. Rows that cannot be read are
 //! handed to the sink as [`Malformed`] records instead of failing the whole file, so the caller
 //! decides where they go (the lake quarantines them).
 //!
@@ -11,8 +11,11 @@ pub mod files;
 pub mod image;
 pub mod jsonl;
 mod lines;
+pub mod mysql;
 pub mod parquet_file;
+pub mod postgres;
 pub mod schema;
+pub mod server;
 pub mod sqlite;
 
 pub use error::IngestError;

@@ -29,7 +29,7 @@ enum Msg {
 
 /// The reader side of a landing: readers run on a blocking thread and hand their output to the
 /// async writer through a small channel, which bounds memory to a few batches.
-struct ChannelSink {
+pub(crate) struct ChannelSink {
     tx: mpsc::Sender<Msg>,
     /// Bytes of earlier inputs of the same job, so progress adds up across files.
     base: u64,
@@ -89,21 +89,21 @@ pub(crate) async fn load_state(
 }
 
 /// What a landing is about to commit, beyond its parts and originals.
-struct Outcome {
-    connector: ConnectorKind,
-    mode: LandingMode,
-    schema: Option<SchemaRef>,
-    rows: u64,
-    input_bytes: u64,
-    watermark_before: Option<String>,
-    watermark_after: Option<String>,
-    files_seen: u64,
-    files_skipped: u64,
+pub(crate) struct Outcome {
+    pub(crate) connector: ConnectorKind,
+    pub(crate) mode: LandingMode,
+    pub(crate) schema: Option<SchemaRef>,
+    pub(crate) rows: u64,
+    pub(crate) input_bytes: u64,
+    pub(crate) watermark_before: Option<String>,
+    pub(crate) watermark_after: Option<String>,
+    pub(crate) files_seen: u64,
+    pub(crate) files_skipped: u64,
 }
 
-struct Landing<'a> {
+pub(crate) struct Landing<'a> {
     lake: &'a Lake,
-    label: String,
+    pub(crate) label: String,
     source: String,
     table: String,
     run_id: String,
@@ -113,11 +113,12 @@ struct Landing<'a> {
     parts: PartWriter,
     quarantine: Quarantine,
     originals: Vec<(StorePath, OriginalInfo)>,
+    pub(crate) warnings: Vec<String>,
     progress: &'a (dyn Fn(LandProgress) + Send + Sync),
 }
 
 impl<'a> Landing<'a> {
-    fn new(
+    pub(crate) fn new(
         lake: &'a Lake,
         source: &str,
         table: &str,
@@ -150,12 +151,13 @@ impl<'a> Landing<'a> {
             staging,
             landing,
             originals: Vec::new(),
+            warnings: Vec::new(),
             progress,
         }
     }
 
     /// Runs a reader on a blocking thread while writing what it produces.
-    async fn drive<T, F>(&mut self, total: u64, job: F) -> Result<T, LakeError>
+    pub(crate) async fn drive<T, F>(&mut self, total: u64, job: F) -> Result<T, LakeError>
     where
         F: FnOnce(&mut ChannelSink) -> Result<T, IngestError> + Send + 'static,
         T: Send + 'static,
@@ -201,7 +203,7 @@ impl<'a> Landing<'a> {
     }
 
     /// Removes whatever this landing staged; best effort, since it is invisible to readers.
-    async fn cleanup(&mut self) {
+    pub(crate) async fn cleanup(&mut self) {
         self.parts.abandon();
         let objects: Vec<_> = self
             .lake
@@ -229,10 +231,11 @@ impl<'a> Landing<'a> {
             watermark: o.watermark_after.clone(),
             seconds: 0.0,
             landed,
+            warnings: self.warnings.clone(),
         }
     }
 
-    async fn nothing_new(&mut self, o: &Outcome) -> LandingReport {
+    pub(crate) async fn nothing_new(&mut self, o: &Outcome) -> LandingReport {
         self.cleanup().await;
         self.report(o, false)
     }
@@ -253,7 +256,7 @@ impl<'a> Landing<'a> {
         Ok(())
     }
 
-    async fn commit(
+    pub(crate) async fn commit(
         &mut self,
         o: Outcome,
         mut state: TableState,
@@ -337,6 +340,7 @@ impl<'a> Landing<'a> {
             watermark_after: o.watermark_after.clone(),
             malformed_rows: self.quarantine.rows,
             quarantine: quarantine.clone(),
+            warnings: self.warnings.clone(),
         };
         let manifest_path = self.landing.clone().join("_manifest.json");
         let body = serde_json::to_vec_pretty(&manifest).map_err(|e| LakeError::Corrupt {
@@ -408,6 +412,9 @@ pub(crate) async fn land_table(
     let mut landing = Landing::new(lake, &source.name, &table.name, ctx, progress);
     let result = match source.config.connector {
         ConnectorKind::Sqlite => land_sqlite(&mut landing, project, source, table, state).await,
+        ConnectorKind::Postgres | ConnectorKind::Mysql => {
+            crate::server::land_one(&mut landing, source, table, state).await
+        }
         _ => land_files(&mut landing, project, source, table, state).await,
     };
     match result {
@@ -422,7 +429,7 @@ pub(crate) async fn land_table(
     }
 }
 
-fn join_error(label: &str, e: tokio::task::JoinError) -> LakeError {
+pub(crate) fn join_error(label: &str, e: tokio::task::JoinError) -> LakeError {
     LakeError::Config {
         table: label.to_string(),
         message: format!("the reader failed: {e}"),
@@ -786,10 +793,10 @@ fn read_inputs(
             files::read_files(&pairs, DEFAULT_BATCH_ROWS, sink)?;
             out.schema = Some(files::schema());
         }
-        ConnectorKind::Sqlite => {
+        ConnectorKind::Sqlite | ConnectorKind::Postgres | ConnectorKind::Mysql => {
             return Err(IngestError::Invalid {
                 path: String::new(),
-                message: "a sqlite source has no files".to_string(),
+                message: "a database source has no files".to_string(),
             });
         }
     }

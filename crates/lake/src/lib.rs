@@ -8,6 +8,7 @@
 
 mod error;
 mod land;
+mod server;
 mod state;
 mod write;
 
@@ -64,6 +65,8 @@ pub struct LandingReport {
     pub seconds: f64,
     /// False when there was nothing new: nothing was written.
     pub landed: bool,
+    /// Said about the landing without failing it (a column type landed as text, …).
+    pub warnings: Vec<String>,
 }
 
 pub struct Lake {
@@ -141,6 +144,19 @@ impl Lake {
         progress: &(dyn Fn(LandProgress) + Send + Sync),
     ) -> Result<LandingReport, LakeError> {
         land::land_table(self, project, source, table, ctx, progress).await
+    }
+
+    /// Lands every table of a source. Database servers are read in one session: one snapshot
+    /// for all tables, a bounded number of connections. A table that fails does not stop the
+    /// others; the results come in the source's table order.
+    pub async fn land_source(
+        &self,
+        project: &pulse_project::Project,
+        source: &pulse_project::Source,
+        ctx: &RunContext,
+        progress: &(dyn Fn(&str, LandProgress) + Send + Sync),
+    ) -> Vec<(String, Result<LandingReport, LakeError>)> {
+        server::land_source(self, project, source, ctx, progress).await
     }
 
     /// The complete landings of a table (those with a manifest), oldest first by ingest date

@@ -77,6 +77,9 @@ pub struct Manifest {
     pub malformed_rows: u64,
     /// Relative to the lake root.
     pub quarantine: Option<String>,
+    /// What the landing noted without failing (a column type landed as text, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A file's checksum remembered with its size and modification time, so unchanged files need

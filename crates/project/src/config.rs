@@ -69,6 +69,11 @@ pub enum ConnectorKind {
     Jsonl,
     Parquet,
     Files,
+    /// A PostgreSQL server, read with binary `COPY ... TO STDOUT`.
+    Postgres,
+    /// A MySQL or MariaDB server, read with streaming result sets.
+    #[serde(alias = "mariadb")]
+    Mysql,
 }
 
 impl ConnectorKind {
@@ -79,12 +84,22 @@ impl ConnectorKind {
             ConnectorKind::Jsonl => "jsonl",
             ConnectorKind::Parquet => "parquet",
             ConnectorKind::Files => "files",
+            ConnectorKind::Postgres => "postgres",
+            ConnectorKind::Mysql => "mysql",
         }
     }
 
     /// Database connectors read tables; file connectors read files matched by each table's `path`.
     pub fn is_file_based(self) -> bool {
-        !matches!(self, ConnectorKind::Sqlite)
+        !matches!(
+            self,
+            ConnectorKind::Sqlite | ConnectorKind::Postgres | ConnectorKind::Mysql
+        )
+    }
+
+    /// Database servers, reached through a connection `url`.
+    pub fn is_server(self) -> bool {
+        matches!(self, ConnectorKind::Postgres | ConnectorKind::Mysql)
     }
 }
 
@@ -103,6 +118,18 @@ pub struct SourceConfig {
     /// The database file (sqlite); unused by file connectors, whose tables carry their own path.
     #[serde(default)]
     pub path: Option<String>,
+    /// Database servers: the connection string (`postgres://user:${PG_PASSWORD}@host/db`,
+    /// `mysql://…`). `${NAME}` is replaced by the environment variable when the source is read;
+    /// the password never appears in messages.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Database servers: the schema (PostgreSQL, default `public`) or database (MySQL, default
+    /// the one in `url`) the tables are in.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Database servers: at most this many connections at once (default 4).
+    #[serde(default)]
+    pub max_connections: Option<u32>,
     #[serde(default)]
     pub tags: Vec<String>,
     pub tables: Vec<SourceTableConfig>,
@@ -122,6 +149,14 @@ pub struct SourceTableConfig {
     /// Incremental landing: only rows whose cursor is above the last watermark are read.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Database servers: read the table as this many key ranges in parallel (default 1), each on
+    /// its own connection within the source's `max_connections`, all in one snapshot.
+    #[serde(default)]
+    pub parallel: Option<u32>,
+    /// Database servers: the integer column the ranges split (default: the primary key when it
+    /// is a single column).
+    #[serde(default)]
+    pub split_by: Option<String>,
     /// CSV only: the field delimiter (default `,`).
     #[serde(default)]
     pub delimiter: Option<char>,

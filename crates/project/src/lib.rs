@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod graph;
 pub mod load;
+pub mod secrets;
 pub mod template;
 
 pub use config::{
@@ -15,4 +16,5 @@ pub use config::{
 pub use error::{ProjectError, ProjectErrors};
 pub use graph::{ModelGraph, Node};
 pub use load::{Model, Project, Source, parse_toml};
+pub use secrets::ConnectionString;
 pub use template::{Dependencies, RenderContext};

@@ -180,6 +180,17 @@ fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
                     ));
                 }
             }
+        } else if config.connector.is_server() {
+            if config.url.is_none() {
+                errors.push(ProjectError::new(
+                    &file,
+                    line_of("connector"),
+                    format!(
+                        "a {} source needs `url`, the connection string",
+                        config.connector.as_str()
+                    ),
+                ));
+            }
         } else if config.path.is_none() {
             errors.push(ProjectError::new(
                 &file,

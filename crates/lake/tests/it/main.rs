@@ -1,5 +1,7 @@
 //! End-to-end landings into a lake in a temporary project.
 
+mod servers;
+
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use pulse_lake::{Lake, LandProgress, LandingReport, RunContext};
