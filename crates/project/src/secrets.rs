@@ -45,20 +45,31 @@ impl ConnectionString {
             let end = after
                 .find('}')
                 .ok_or_else(|| "an unclosed `${` in the connection string".to_string())?;
-            let name = &after[..end];
+            // `${NAME:-default}`: the default when NAME is unset (defaults are written in the
+            // file, so they are not secrets of their own).
+            let (name, default) = match after[..end].split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (&after[..end], None),
+            };
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
                     "`${{{name}}}` is not an environment variable reference"
                 ));
             }
-            let value = lookup(name).ok_or_else(|| {
-                format!(
-                    "the environment variable {name} (used in the connection string) is not set"
-                )
-            })?;
-            if !value.is_empty() {
-                secrets.push(value.clone());
-            }
+            let value = match (lookup(name), default) {
+                (Some(v), _) => {
+                    if !v.is_empty() {
+                        secrets.push(v.clone());
+                    }
+                    v
+                }
+                (None, Some(d)) => d.to_string(),
+                (None, None) => {
+                    return Err(format!(
+                        "the environment variable {name} (used in the connection string) is not set"
+                    ));
+                }
+            };
             resolved.push_str(&value);
             rest = &after[end + 1..];
         }
@@ -217,6 +228,14 @@ mod tests {
             cs.redact("auth failed for s3cr!t and s3cr%21t"),
             "auth failed for *** and ***"
         );
+        let cs = ConnectionString::resolve_with("${DB_URL:-mysql://root@127.0.0.1/test}", |_| None)
+            .expect("default");
+        assert_eq!(cs.expose(), "mysql://root@127.0.0.1/test");
+        let cs = ConnectionString::resolve_with("${DB_URL:-mysql://root@127.0.0.1/test}", |_| {
+            Some("mysql://app:pw123@db/x".into())
+        })
+        .expect("set");
+        assert_eq!(cs.to_string(), "mysql://app:***@db/x");
         let err =
             ConnectionString::resolve_with("mysql://u:${NOPE}@h/d", |_| None).expect_err("unset");
         assert!(err.contains("NOPE") && err.contains("not set"), "{err}");

@@ -518,3 +518,44 @@ async fn servers_end_to_end_with_live_changes_and_a_killed_extract() {
     e.land_all("run4").await;
     assert_eq!(e.fx.lake_files().len(), before);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        let target = to.join(e.file_name());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).expect("copy");
+        }
+    }
+}
+
+/// `pulse init --example food-delivery-servers` is the food-delivery example with the servers
+/// variant's files written over it: that project must load, its database sources on servers.
+#[test]
+fn servers_example_variant_loads() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy_tree(&examples.join("food-delivery"), dir.path());
+    copy_tree(&examples.join("food-delivery-servers"), dir.path());
+    let project = Project::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: BTreeMap<&str, &str> = project
+        .sources
+        .iter()
+        .map(|s| (s.name.as_str(), s.config.connector.as_str()))
+        .collect();
+    assert_eq!(kinds["orders"], "postgres");
+    assert_eq!(kinds["payments"], "postgres");
+    assert_eq!(kinds["promotions"], "postgres");
+    assert_eq!(kinds["logistics"], "mysql");
+    for s in project
+        .sources
+        .iter()
+        .filter(|s| s.config.connector.is_server())
+    {
+        let url = ConnectionString::resolve(s.config.url.as_deref().expect("url")).expect("url");
+        assert!(url.expose().contains("127.0.0.1"), "{url}");
+    }
+}
