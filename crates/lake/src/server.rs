@@ -246,6 +246,9 @@ async fn land_server(
         })
         .await?;
     landing.warnings = read.warnings.clone();
+    landing
+        .warnings
+        .extend(schema_changes(&state, &read.schema));
     outcome.input_bytes = read.bytes_read;
     outcome.rows = read.rows;
     outcome.schema = Some(read.schema.clone());
@@ -260,4 +263,26 @@ async fn land_server(
     }
     state.snapshot_hash = snapshot_hash;
     landing.commit(outcome, state).await
+}
+
+/// What changed in the table's columns since the last landing. An added column needs no word:
+/// it simply appears. A dropped or retyped one may break the models that use it, so it is said.
+fn schema_changes(state: &TableState, schema: &arrow::datatypes::Schema) -> Vec<String> {
+    let mut out = Vec::new();
+    for before in &state.schema {
+        match schema.field_with_name(&before.name) {
+            Err(_) => out.push(format!(
+                "column {} no longer exists in the source: earlier landings keep it, new rows do not have it",
+                before.name
+            )),
+            Ok(f) if f.data_type().to_string() != before.data_type => out.push(format!(
+                "column {} changed type from {} to {}: models reading both landings may fail",
+                before.name,
+                before.data_type,
+                f.data_type()
+            )),
+            Ok(_) => {}
+        }
+    }
+    out
 }

@@ -202,10 +202,30 @@ async fn added_column_lands_without_breaking_anything() {
         .expect("state")
         .expect("some");
     assert_eq!(state.schema.len(), 4);
-    // Both landings stay readable: the old part without the column, the new one with it.
+    assert!(out["t"].as_ref().expect("second").warnings.is_empty());
+    // A retyped and a dropped column are said in the landing's warnings.
+    admin
+        .query_drop(format!(
+            "UPDATE {db}.t SET v = '0'; ALTER TABLE {db}.t MODIFY v bigint NULL, DROP COLUMN note;
+             UPDATE {db}.t SET v = 7, updated_at = '2026-11-01 13:00:00' WHERE id = 1"
+        ))
+        .expect("retype");
+    let out = land_source(fx.root(), "logistics", "run3").await;
+    let warnings = &out["t"].as_ref().expect("third").warnings;
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[0].contains("column v changed type from Utf8 to Int64"),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings[1].contains("column note no longer exists"),
+        "{warnings:?}"
+    );
+    // Every landing stays readable, each part with the columns it had.
     let batches = landed_rows(&lake, "logistics", "t").await;
-    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 3);
-    assert_eq!(batches.last().expect("new").schema().fields().len(), 4);
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 4);
+    let widths: Vec<usize> = batches.iter().map(|b| b.schema().fields().len()).collect();
+    assert_eq!(widths, [3, 4, 3]);
     admin
         .query_drop(format!("DROP DATABASE {db}"))
         .expect("drop");
