@@ -101,6 +101,9 @@ impl MySession {
         let mut conns = Vec::new();
         if connections > 1 {
             let mut lock = connect()?;
+            // Never queue the applications' writes behind a long query for more than a moment:
+            // when the lock is not granted quickly, read on one connection instead.
+            let _ = lock.query_drop("SET SESSION lock_wait_timeout = 5");
             match lock.query_drop("FLUSH TABLES WITH READ LOCK") {
                 Ok(()) => {
                     for _ in 0..connections {
