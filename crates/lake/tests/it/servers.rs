@@ -105,7 +105,9 @@ async fn server_failures_stay_with_their_table_and_lose_nothing() {
              [[tables]]\nname = \"missing\"\n"
         )
     };
-    let fx = Fixture::new(&[("app", &source(&pg_url()))]);
+    // A password in the URL (the test server trusts local connections, so any will do).
+    let with_password = pg_url().replacen("postgres@", "postgres:pa55word@", 1);
+    let fx = Fixture::new(&[("app", &source(&with_password))]);
     let out = land_source(fx.root(), "app", "run1").await;
     let ok = out["ok"].as_ref().expect("ok lands");
     assert_eq!(
