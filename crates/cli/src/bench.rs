@@ -29,7 +29,13 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    pub format: Format,
+    /// Instead: PostgreSQL extract MB/s beside `psql \copy` of the same table on this server.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// With --postgres: rows of the benchmark table (made once in schema `pulse_bench`).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub postgres_rows: u64,
 }
 
 #[derive(Serialize)]

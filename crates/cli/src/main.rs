@@ -1,6 +1,7 @@
 //! `pulse`: the command line of Pulse Analytics.
 
 mod bench;
+mod bench_pg;
 mod output;
 mod pipeline;
 mod scaffold;
@@ -81,6 +82,28 @@ struct GenerateArgs {
     /// At most this many photo files of each kind.
     #[arg(long, default_value_t = 40)]
     photos: u32,
+    /// Also write orders, payments and promotions into this PostgreSQL database (as schemas).
+    #[arg(long, value_name = "URL")]
+    postgres: Option<String>,
+    /// Also write logistics into this MariaDB/MySQL server (as database `logistics`).
+    #[arg(long, value_name = "URL")]
+    mysql: Option<String>,
+    /// Put this in front of the schema and database names on the servers.
+    #[arg(long, default_value = "")]
+    server_prefix: String,
+    /// Instead of generating, keep changing the server databases like the running applications
+    /// (new orders, status changes, refunds) until stopped; needs --postgres and --mysql.
+    #[arg(long)]
+    live: bool,
+    /// With --live: changes per second.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// With --live: stop after this many changes.
+    #[arg(long)]
+    changes: Option<u64>,
+    /// With --live: stop after this many seconds.
+    #[arg(long)]
+    seconds: Option<f64>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -215,7 +238,13 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             output::print_batches(schema, &batches, a.format)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(a) => bench::run(a).await.map(|_| ExitCode::SUCCESS),
+        Command::Bench(a) => match a.postgres.clone() {
+            Some(url) => tokio::task::block_in_place(|| {
+                bench_pg::run(&url, a.postgres_rows, a.format == Format::Json)
+            })
+            .map(|_| ExitCode::SUCCESS),
+            None => bench::run(a).await.map(|_| ExitCode::SUCCESS),
+        },
         Command::Demo(a) => demo(a).await,
     }
 }
@@ -225,7 +254,63 @@ pub fn load_project(dir: &Path) -> Result<pulse_project::Project> {
     pulse_project::Project::load(dir).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn generate(a: GenerateArgs) -> Result<pulse_generate::GenerateReport> {
+fn generate(a: GenerateArgs) -> Result<()> {
+    let targets = pulse_generate::ServerTargets {
+        postgres: a.postgres.clone(),
+        mysql: a.mysql.clone(),
+        prefix: a.server_prefix.clone(),
+    };
+    if a.live {
+        if !(a.rate.is_finite() && a.rate > 0.0) {
+            anyhow::bail!("--rate must be a positive number of changes per second");
+        }
+        let duration = a
+            .seconds
+            .map(std::time::Duration::try_from_secs_f64)
+            .transpose()
+            .map_err(|_| anyhow::anyhow!("--seconds must be a positive number"))?;
+        let opts = pulse_generate::LiveOptions {
+            targets,
+            rate: a.rate,
+            max_changes: a.changes,
+            duration,
+            seed: a.seed,
+        };
+        if a.format != Format::Json {
+            eprintln!(
+                "changing the servers at {} changes/s until stopped (Ctrl-C)",
+                a.rate
+            );
+        }
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        // The database clients block: keep them off the async worker's back.
+        let report = tokio::task::block_in_place(|| pulse_generate::live(&opts, &stop))?;
+        let summary = serde_json::json!({
+            "new_orders": report.new_orders,
+            "status_changes": report.status_changes,
+            "refunds": report.refunds,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(());
+    }
+    generate_files(&a)?;
+    if targets.postgres.is_some() || targets.mysql.is_some() {
+        let data_dir = a.project.join("data");
+        let report =
+            tokio::task::block_in_place(|| pulse_generate::load_servers(&data_dir, &targets))?;
+        match a.format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&report.rows)?),
+            _ => println!(
+                "loaded {} rows into the servers in {:.1}s",
+                report.rows.values().sum::<u64>(),
+                report.seconds
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn generate_files(a: &GenerateArgs) -> Result<pulse_generate::GenerateReport> {
     let opts = generate_options(
         a.days,
         a.start_date,

@@ -113,6 +113,35 @@ async fn register_sources(project: &Project, lake: &Lake, engine: &Engine) -> Re
     Ok(())
 }
 
+/// Registers every landed source table; returns the tables that could not be registered, with
+/// the reason, instead of failing the run.
+async fn register_each_source(
+    project: &Project,
+    lake: &Lake,
+    engine: &Engine,
+) -> Result<Vec<(String, String)>> {
+    let mut failed = Vec::new();
+    for source in &project.sources {
+        for table in &source.config.tables {
+            let files = lake.landed_files(&source.name, &table.name).await?;
+            if files.is_empty() {
+                continue;
+            }
+            let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
+            if let Err(e) = engine
+                .register_source_table(&source.name, &table.name, &urls)
+                .await
+            {
+                failed.push((
+                    format!("{}.{}", source.name, table.name),
+                    format!("its landings cannot be read together: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(failed)
+}
+
 pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let run_id = new_run_id();
@@ -128,25 +157,32 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
     let mut landings = Vec::new();
     let mut failed_sources = BTreeSet::new();
     for source in &project.sources {
-        for table in &source.config.tables {
-            pb.set_message(format!("{}.{}", source.name, table.name));
-            let t0 = Instant::now();
-            let progress_bar = pb.clone();
-            let name = format!("{}.{}", source.name, table.name);
-            let progress = move |p: pulse_lake::LandProgress| {
-                let pulse_lake::LandProgress::Bytes { done, .. } = p;
-                progress_bar.set_message(format!("{name} {}", crate::output::human_bytes(done)));
-            };
-            let result = lake
-                .land_table(project, source, table, &ctx, &progress)
-                .await;
+        // A source lands as a whole: database servers are read in one snapshot per source.
+        pb.set_message(source.name.clone());
+        let t0 = Instant::now();
+        let progress_bar = pb.clone();
+        let source_name = source.name.clone();
+        let progress = move |table: &str, p: pulse_lake::LandProgress| {
+            let pulse_lake::LandProgress::Bytes { done, .. } = p;
+            progress_bar.set_message(format!(
+                "{source_name}.{table} {}",
+                crate::output::human_bytes(done)
+            ));
+        };
+        let results = lake.land_source(project, source, &ctx, &progress).await;
+        for (table_name, result) in results {
+            if let Ok(r) = &result {
+                for w in &r.warnings {
+                    tracing::warn!(source = %source.name, table = %table_name, "{w}");
+                }
+            }
             landings.push(match result {
                 Ok(r) => landing_row(r, &project.root),
                 Err(e) => {
-                    failed_sources.insert(format!("{}.{}", source.name, table.name));
+                    failed_sources.insert(format!("{}.{}", source.name, table_name));
                     LandingRow {
                         source: source.name.clone(),
-                        table: table.name.clone(),
+                        table: table_name.clone(),
                         status: "failed".into(),
                         rows: 0,
                         input_bytes: 0,
@@ -169,7 +205,18 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
     // Transform: models in dependency order over what has landed.
     let t_transform = Instant::now();
     let engine = Engine::open(project).await?;
-    register_sources(project, &lake, &engine).await?;
+    // A table whose landings cannot be read together (a column changed type between runs)
+    // fails with the reason; only the models that read it are held back.
+    for (label, message) in register_each_source(project, &lake, &engine).await? {
+        if let Some(row) = landings
+            .iter_mut()
+            .find(|l| format!("{}.{}", l.source, l.table) == label)
+        {
+            row.status = "failed".into();
+            row.error = Some(message);
+        }
+        failed_sources.insert(label);
+    }
     let run_opts = RunOptions {
         logical_date: opts.logical_date,
         full_refresh: opts.full_refresh,

@@ -6,11 +6,16 @@ use include_dir::{Dir, include_dir};
 use std::path::Path;
 
 static FOOD_DELIVERY: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../examples/food-delivery");
+/// Written over the food-delivery example: its database sources on PostgreSQL and MariaDB.
+static FOOD_DELIVERY_SERVERS: Dir<'_> =
+    include_dir!("$CARGO_MANIFEST_DIR/../../examples/food-delivery-servers");
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 pub enum Example {
     /// Orders, logistics, payments, promotions, GA4 events, support tickets and photos.
     FoodDelivery,
+    /// The same, with orders, payments and promotions on PostgreSQL and logistics on MariaDB.
+    FoodDeliveryServers,
 }
 
 const EMPTY_PULSE_TOML: &str = r#"name = "my_project"
@@ -38,6 +43,10 @@ pub fn init(dir: &Path, example: Option<Example>) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     match example {
         Some(Example::FoodDelivery) => write_dir(&FOOD_DELIVERY, dir),
+        Some(Example::FoodDeliveryServers) => {
+            write_dir(&FOOD_DELIVERY, dir)?;
+            write_dir(&FOOD_DELIVERY_SERVERS, dir)
+        }
         None => {
             for sub in ["sources", "models/staging", "models/marts"] {
                 std::fs::create_dir_all(dir.join(sub))?;

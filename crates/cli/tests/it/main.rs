@@ -1,6 +1,8 @@
 //! The binary end to end, as a user runs it: scaffold the example, generate data, run the
 //! pipeline, and check the warehouse against the generator's independent account (`truth.json`).
 
+mod servers;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
