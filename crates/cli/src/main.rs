@@ -4,6 +4,7 @@ mod bench;
 mod bench_pg;
 mod output;
 mod pipeline;
+mod quality;
 mod scaffold;
 mod sysinfo;
 
@@ -32,6 +33,9 @@ enum Command {
     Validate(ProjectArg),
     /// Run the pipeline: land every source in the raw lake, then build the models into the warehouse.
     Run(RunArgs),
+    /// Check the expectations of sources and models on the data as it is; results are stored.
+    /// Exits 1 when an error-severity expectation fails.
+    Test(TestArgs),
     /// Run a SQL query over the warehouse (models by name, sources as `source.table`).
     Sql(SqlArgs),
     /// Measure throughput and memory: generate data at a scale, run the pipeline, report MB/s per stage.
@@ -121,6 +125,18 @@ struct RunArgs {
     /// Rebuild models even when nothing they read has changed.
     #[arg(long)]
     full_refresh: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    #[arg(long, short = 'p', default_value = ".")]
+    project: PathBuf,
+    /// Only these datasets (comma separated): models by name, source tables as `source.table`,
+    /// or a whole source by its name.
+    #[arg(long, value_delimiter = ',')]
+    select: Option<Vec<String>>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
 }
@@ -226,6 +242,20 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 _ => output::print_run_summary(&summary),
             }
             Ok(if summary.succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Test(a) => {
+            let project = load_project(&a.project)?;
+            let passed = quality::test(
+                &project,
+                a.select.map(|s| s.into_iter().collect()),
+                a.format,
+            )
+            .await?;
+            Ok(if passed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -134,6 +134,9 @@ pub fn print_run_summary(s: &RunSummary) {
         ]);
     }
     println!("{t}");
+    if !s.quality.is_empty() {
+        crate::quality::print_results(&s.quality, false);
+    }
     println!(
         "run {} {}: landed {} in {:.1}s, models in {:.1}s, total {:.1}s",
         s.run_id,

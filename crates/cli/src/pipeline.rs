@@ -56,6 +56,8 @@ pub struct RunSummary {
     pub succeeded: bool,
     pub landings: Vec<LandingRow>,
     pub models: Vec<ModelRow>,
+    /// Expectations' results of every dataset validated in this run.
+    pub quality: Vec<pulse_quality::ValidationSummary>,
     pub input_bytes: u64,
     pub land_seconds: f64,
     pub transform_seconds: f64,
@@ -93,6 +95,26 @@ pub async fn open_engine(project: &Project) -> Result<Engine> {
     let lake = Lake::open(&project.config.lake.url, &project.root)?;
     register_sources(project, &lake, &engine).await?;
     engine.register_models(project).await?;
+    engine.register_quarantine_tables(project).await?;
+    // Models read the clean rows of a source table that quarantined some, and so does `pulse sql`.
+    let latest = crate::quality::store(project).latest_by_dataset()?;
+    for source in &project.sources {
+        for (table, expectations) in &source.expectations {
+            let quarantined = latest
+                .get(&format!("{}.{table}", source.name))
+                .is_some_and(|d| d.quarantined_rows > 0);
+            if quarantined
+                && engine
+                    .context()
+                    .table_exist(format!("{}.{table}", source.name).as_str())
+                    .unwrap_or(false)
+            {
+                engine
+                    .reuse_source_quarantine(&source.name, table, expectations)
+                    .await?;
+            }
+        }
+    }
     Ok(engine)
 }
 
@@ -217,11 +239,30 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
         }
         failed_sources.insert(label);
     }
+
+    // Validate: each landed source table's expectations; failing rows are quarantined and an
+    // error-severity failure stops the models that read the table.
+    let store = crate::quality::store(project);
+    let history = store.previous_row_counts()?;
+    let previous = store.latest_by_dataset()?;
+    let (mut quality, blocked, fresh) = crate::quality::validate_sources(
+        &engine,
+        project,
+        &failed_sources,
+        &history,
+        &previous,
+        true,
+        None,
+    )
+    .await?;
+    failed_sources.extend(blocked);
     let run_opts = RunOptions {
         logical_date: opts.logical_date,
         full_refresh: opts.full_refresh,
         select: opts.select.clone(),
         failed_sources,
+        validate: true,
+        previous_row_counts: history,
     };
     let pb = bar(project.models.len() as u64, opts.quiet, "models");
     let on_event = |e: ModelEvent<'_>| match e {
@@ -232,6 +273,18 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
         .await
         .context("building the models")?;
     pb.finish_and_clear();
+    let validated_models = reports.iter().filter(|r| r.validation.is_some()).count();
+    quality.extend(reports.iter().filter_map(|r| r.validation.clone()));
+    let quality_failed = quality.iter().any(|d| !d.blocking().is_empty());
+    // A run that validated nothing afresh leaves the results (and the warehouse) as they were.
+    if fresh + validated_models > 0 {
+        store.save(&pulse_quality::QualityRun::new(
+            &run_id,
+            &Utc::now().to_rfc3339(),
+            "run",
+            quality.clone(),
+        ))?;
+    }
     let models: Vec<ModelRow> = reports
         .into_iter()
         .map(|r| {
@@ -254,8 +307,9 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
             }
         })
         .collect();
-    let succeeded =
-        landings.iter().all(|l| l.error.is_none()) && models.iter().all(|m| m.error.is_none());
+    let succeeded = !quality_failed
+        && landings.iter().all(|l| l.error.is_none())
+        && models.iter().all(|m| m.error.is_none());
     Ok(RunSummary {
         run_id,
         project: project.config.name.clone(),
@@ -264,6 +318,7 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
         input_bytes: landings.iter().map(|l| l.input_bytes).sum(),
         landings,
         models,
+        quality,
         land_seconds,
         transform_seconds: t_transform.elapsed().as_secs_f64(),
         total_seconds: started.elapsed().as_secs_f64(),

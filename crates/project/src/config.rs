@@ -1,6 +1,7 @@
 //! The files a user writes, as serde types. Every struct denies unknown keys so that a typo is an
 //! error with a line number instead of a silently ignored setting.
 
+use crate::expectations::ExpectationConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -167,6 +168,12 @@ pub struct SourceTableConfig {
     pub tags: Vec<String>,
     #[serde(default)]
     pub columns: Vec<ColumnDoc>,
+    /// Checked after every landing; see [`crate::expectations`].
+    #[serde(default)]
+    pub expectations: Vec<ExpectationConfig>,
+    /// Named suites (`suites/<name>.toml`) whose expectations apply too.
+    #[serde(default)]
+    pub suites: Vec<String>,
 }
 
 /// Documentation of one column, in a source table or a model.
@@ -218,4 +225,10 @@ pub struct ModelConfig {
     pub unique_key: Vec<String>,
     #[serde(default)]
     pub columns: Vec<ColumnDoc>,
+    /// Checked after every build; see [`crate::expectations`].
+    #[serde(default)]
+    pub expectations: Vec<ExpectationConfig>,
+    /// Named suites (`suites/<name>.toml`) whose expectations apply too.
+    #[serde(default)]
+    pub suites: Vec<String>,
 }

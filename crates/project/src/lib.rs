@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod expectations;
 pub mod graph;
 pub mod load;
 pub mod secrets;
@@ -14,6 +15,7 @@ pub use config::{
     SourceConfig, SourceTableConfig, WarehouseConfig,
 };
 pub use error::{ProjectError, ProjectErrors};
+pub use expectations::{Check, Expectation, ExpectationConfig, Severity};
 pub use graph::{ModelGraph, Node};
 pub use load::{Model, Project, Source, parse_toml};
 pub use secrets::ConnectionString;

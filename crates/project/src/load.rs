@@ -2,6 +2,7 @@
 
 use crate::config::{ModelConfig, ProjectConfig, SourceConfig, SourceTableConfig};
 use crate::error::{ProjectError, ProjectErrors, line_of_offset};
+use crate::expectations::{Check, Expectation, ExpectationConfig, SuiteConfig};
 use crate::graph::ModelGraph;
 use crate::template::{self, Dependencies, RenderContext};
 use serde::de::DeserializeOwned;
@@ -16,6 +17,8 @@ pub struct Source {
     pub name: String,
     pub file: PathBuf,
     pub config: SourceConfig,
+    /// Each table's expectations, its own and its suites', parsed.
+    pub expectations: BTreeMap<String, Vec<Expectation>>,
 }
 
 impl Source {
@@ -35,6 +38,8 @@ pub struct Model {
     pub sql: String,
     pub config: ModelConfig,
     pub depends_on: Dependencies,
+    /// Its own expectations and its suites', parsed.
+    pub expectations: Vec<Expectation>,
 }
 
 impl Model {
@@ -51,6 +56,15 @@ pub struct Project {
     pub sources: Vec<Source>,
     /// In dependency order: every model comes after the models it refs.
     pub models: Vec<Model>,
+    /// Named expectation suites, by file stem.
+    pub suites: BTreeMap<String, Suite>,
+}
+
+/// `suites/<name>.toml`.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub file: PathBuf,
+    pub config: SuiteConfig,
 }
 
 impl Project {
@@ -94,6 +108,9 @@ impl Project {
         let config: Option<ProjectConfig> = parse_toml_file(&config_file, &mut errors);
         let sources = load_sources(root, &mut errors);
         let mut models = load_models(root, config.as_ref(), &mut errors);
+        let suites = load_suites(root, &mut errors);
+        let mut sources = sources;
+        resolve_expectations(&mut sources, &mut models, &suites, &mut errors);
         check_names(&sources, &models, &mut errors);
         check_dependencies(&sources, &models, &mut errors);
         if errors.is_empty() {
@@ -116,6 +133,7 @@ impl Project {
                 config,
                 sources,
                 models,
+                suites,
             }),
             _ => Err(ProjectErrors(errors)),
         }
@@ -217,7 +235,12 @@ fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
                 "a source needs at least one [[tables]] entry",
             ));
         }
-        sources.push(Source { name, file, config });
+        sources.push(Source {
+            name,
+            file,
+            config,
+            expectations: BTreeMap::new(),
+        });
     }
     sources
 }
@@ -316,6 +339,7 @@ fn load_models(
             sql,
             config,
             depends_on,
+            expectations: Vec::new(),
         });
     }
     models
@@ -456,4 +480,172 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+fn load_suites(root: &Path, errors: &mut Vec<ProjectError>) -> BTreeMap<String, Suite> {
+    let mut suites = BTreeMap::new();
+    for file in sorted_entries(&root.join("suites")) {
+        if file.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(config) = parse_toml_file::<SuiteConfig>(&file, errors) else {
+            continue;
+        };
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        suites.insert(name, Suite { file, config });
+    }
+    suites
+}
+
+/// The line of the `n`th (0-based) `expectation = ...` key in a TOML text.
+fn nth_expectation_line(text: &str, n: usize) -> Option<usize> {
+    let mut seen = 0;
+    let mut offset = 0;
+    while let Some(pos) = text[offset..].find("expectation") {
+        let at = offset + pos;
+        let rest = text[at + "expectation".len()..].trim_start_matches([' ', '\t']);
+        let before = text[..at].chars().next_back();
+        let is_key = rest.starts_with('=')
+            && before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',');
+        if is_key {
+            if seen == n {
+                return Some(line_of_offset(text, at));
+            }
+            seen += 1;
+        }
+        offset = at + "expectation".len();
+    }
+    None
+}
+
+/// Parses one dataset's expectations and its suites' into `out`, reporting mistakes with the
+/// file and line they come from.
+fn parse_expectations(
+    file: &Path,
+    first_index: usize,
+    own: &[ExpectationConfig],
+    suite_names: &[String],
+    suites: &BTreeMap<String, Suite>,
+    errors: &mut Vec<ProjectError>,
+) -> Vec<Expectation> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let mut out = Vec::new();
+    for (i, config) in own.iter().enumerate() {
+        match config.parse() {
+            Ok(e) => out.push(e),
+            Err(message) => errors.push(ProjectError::new(
+                file,
+                nth_expectation_line(&text, first_index + i),
+                message,
+            )),
+        }
+    }
+    for name in suite_names {
+        let Some(suite) = suites.get(name) else {
+            let known = closest(name, suites.keys().map(String::as_str));
+            errors.push(ProjectError::new(
+                file,
+                text.find(&format!("\"{name}\""))
+                    .map(|p| line_of_offset(&text, p)),
+                match known {
+                    Some(k) => format!("unknown suite `{name}` (did you mean `{k}`?)"),
+                    None => format!("unknown suite `{name}`: expected suites/{name}.toml"),
+                },
+            ));
+            continue;
+        };
+        let suite_text = std::fs::read_to_string(&suite.file).unwrap_or_default();
+        for (i, config) in suite.config.expectations.iter().enumerate() {
+            match config.parse() {
+                Ok(e) => out.push(e),
+                Err(message) => errors.push(ProjectError::new(
+                    &suite.file,
+                    nth_expectation_line(&suite_text, i),
+                    message,
+                )),
+            }
+        }
+    }
+    out
+}
+
+fn resolve_expectations(
+    sources: &mut [Source],
+    models: &mut [Model],
+    suites: &BTreeMap<String, Suite>,
+    errors: &mut Vec<ProjectError>,
+) {
+    for source in sources.iter_mut() {
+        let mut index = 0;
+        let mut by_table = BTreeMap::new();
+        for table in &source.config.tables {
+            let parsed = parse_expectations(
+                &source.file,
+                index,
+                &table.expectations,
+                &table.suites,
+                suites,
+                errors,
+            );
+            index += table.expectations.len();
+            by_table.insert(table.name.clone(), parsed);
+        }
+        source.expectations = by_table;
+    }
+    for model in models.iter_mut() {
+        let file = model
+            .config_file
+            .clone()
+            .unwrap_or_else(|| model.sql_file.clone());
+        model.expectations = parse_expectations(
+            &file,
+            0,
+            &model.config.expectations,
+            &model.config.suites,
+            suites,
+            errors,
+        );
+    }
+    // `relationships` must point at a dataset that exists.
+    let model_names: BTreeSet<String> = models.iter().map(|m| m.name.clone()).collect();
+    let source_tables: BTreeSet<String> = sources
+        .iter()
+        .flat_map(|s| {
+            s.config
+                .tables
+                .iter()
+                .map(move |t| format!("{}.{}", s.name, t.name))
+        })
+        .collect();
+    let mut check_to = |file: &Path, e: &Expectation| {
+        if let Check::ColumnMap {
+            map: crate::expectations::ColumnMap::InRelation { to, .. },
+            ..
+        } = &e.check
+            && !model_names.contains(to)
+            && !source_tables.contains(to)
+        {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            errors.push(ProjectError::new(
+                file,
+                text.find(&format!("\"{to}\"")).map(|p| line_of_offset(&text, p)),
+                format!("`relationships` points at `{to}`, which is neither a model nor a source table (`source.table`)"),
+            ));
+        }
+    };
+    for s in sources.iter() {
+        for e in s.expectations.values().flatten() {
+            check_to(&s.file, e);
+        }
+    }
+    for m in models.iter() {
+        let file = m.config_file.clone().unwrap_or_else(|| m.sql_file.clone());
+        for e in &m.expectations {
+            check_to(&file, e);
+        }
+    }
 }

@@ -9,11 +9,13 @@ pub mod error;
 pub mod functions;
 pub mod models;
 pub mod session;
+pub mod validate;
 pub mod warehouse;
 
 pub use error::{Result, TransformError};
 pub use models::{ModelEvent, ModelReport, Outcome, RunOptions, run_models};
 pub use session::Engine;
+pub use validate::{ValidateOptions, Validation};
 pub use warehouse::Warehouse;
 
 pub use datafusion::arrow;

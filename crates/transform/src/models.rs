@@ -27,6 +27,10 @@ pub struct RunOptions {
     pub select: Option<BTreeSet<String>>,
     /// Source tables (`source.table`) whose landing failed: models reading them do not run.
     pub failed_sources: BTreeSet<String>,
+    /// Check each model's expectations after building it.
+    pub validate: bool,
+    /// For `volume_change`: each dataset's row counts of earlier validations, oldest first.
+    pub previous_row_counts: BTreeMap<String, Vec<u64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +52,8 @@ pub struct ModelReport {
     pub outcome: Outcome,
     pub rows: u64,
     pub seconds: f64,
+    /// Its expectations' results, when it was built and has expectations.
+    pub validation: Option<pulse_quality::ValidationSummary>,
 }
 
 pub enum ModelEvent<'a> {
@@ -116,12 +122,47 @@ pub async fn run_models(
                     outcome: Outcome::UpstreamFailed(root),
                     rows: 0,
                     seconds: 0.0,
+                    validation: None,
                 }
             }
             None => match build_model(engine, project, model, opts, &mut state).await {
                 Ok(mut r) => {
-                    r.seconds = started.elapsed().as_secs_f64();
                     engine.warehouse.save_state(&state)?;
+                    if opts.validate
+                        && r.outcome == Outcome::Built
+                        && !model.expectations.is_empty()
+                    {
+                        let vopts = crate::validate::ValidateOptions {
+                            context: pulse_quality::EvaluationContext {
+                                now_unix: Utc::now().timestamp(),
+                                previous_row_counts: opts
+                                    .previous_row_counts
+                                    .get(&model.name)
+                                    .cloned()
+                                    .unwrap_or_default(),
+                            },
+                            ..Default::default()
+                        };
+                        match engine.validate_model(model, &vopts).await {
+                            Ok(summary) => {
+                                let blocking: Vec<String> =
+                                    summary.blocking().iter().map(|b| b.label.clone()).collect();
+                                if !blocking.is_empty() {
+                                    failed.insert(
+                                        model.name.clone(),
+                                        format!("{} (failed {})", model.name, blocking.join(", ")),
+                                    );
+                                }
+                                r.rows = r.rows.saturating_sub(summary.quarantined_rows);
+                                r.validation = Some(summary);
+                            }
+                            Err(e) => {
+                                failed.insert(model.name.clone(), model.name.clone());
+                                r.outcome = Outcome::Failed(format!("validating: {e}"));
+                            }
+                        }
+                    }
+                    r.seconds = started.elapsed().as_secs_f64();
                     r
                 }
                 Err(e) => {
@@ -133,6 +174,7 @@ pub async fn run_models(
                         outcome: Outcome::Failed(e.to_string()),
                         rows: 0,
                         seconds: started.elapsed().as_secs_f64(),
+                        validation: None,
                     }
                 }
             },
@@ -208,6 +250,7 @@ async fn build_model(
         outcome: Outcome::Unchanged,
         rows: state.builds.get(&key).map(|b| b.rows).unwrap_or(0),
         seconds: 0.0,
+        validation: None,
     };
     if unchanged {
         register_existing(engine, model).await?;
@@ -325,7 +368,7 @@ async fn added_rows(table: &DeltaTable) -> u64 {
         .unwrap_or(0)
 }
 
-async fn register_table(engine: &Engine, name: &str, table: &DeltaTable) -> Result<()> {
+pub(crate) async fn register_table(engine: &Engine, name: &str, table: &DeltaTable) -> Result<()> {
     let delta = |source| TransformError::Delta {
         table: name.to_string(),
         source,

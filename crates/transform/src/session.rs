@@ -20,6 +20,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+/// The name under which a source table's landed rows stay readable as they are.
+pub fn raw_name(table: &str) -> String {
+    format!("{table}__raw")
+}
+
 /// The catalog DataFusion creates by default; sources become schemas inside it.
 const CATALOG: &str = "datafusion";
 
@@ -92,9 +97,15 @@ impl Engine {
             .infer_schema(&state)
             .await
             .map_err(|e| err(e.to_string()))?;
-        let provider = ListingTable::try_new(config).map_err(|e| err(e.to_string()))?;
+        let provider: Arc<dyn datafusion::catalog::TableProvider> =
+            Arc::new(ListingTable::try_new(config).map_err(|e| err(e.to_string()))?);
+        // `table__raw` always reads everything landed; `table` is what models read, and becomes
+        // a view of the clean rows when expectations quarantine some.
         schema
-            .register_table(table.to_string(), Arc::new(provider))
+            .register_table(raw_name(table), provider.clone())
+            .map_err(|e| err(e.to_string()))?;
+        schema
+            .register_table(table.to_string(), provider)
             .map_err(|e| err(e.to_string()))?;
         let mut hasher = Sha256::new();
         for u in file_urls {
@@ -104,6 +115,21 @@ impl Engine {
         if let Ok(mut fps) = self.source_fingerprints.lock() {
             fps.insert(format!("{source}.{table}"), hex::encode(hasher.finalize()));
         }
+        Ok(())
+    }
+
+    /// Makes models read only the clean rows of a source table: `source.table` becomes a view
+    /// of `clean_sql` (which reads `source.table__raw`).
+    pub async fn restrict_source_table(
+        &self,
+        source: &str,
+        table: &str,
+        clean_sql: &str,
+    ) -> Result<()> {
+        let view = self.ctx.sql(clean_sql).await?.into_view();
+        let schema = self.schema_provider(source)?;
+        schema.deregister_table(table)?;
+        schema.register_table(table.to_string(), view)?;
         Ok(())
     }
 

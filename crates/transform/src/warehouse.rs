@@ -107,6 +107,14 @@ impl Warehouse {
             })
     }
 
+    /// The table loaded at its latest version when it exists, else a handle to create it.
+    pub async fn open_or_create(&self, name: &str) -> Result<DeltaTable> {
+        match self.open_table(name).await? {
+            Some(t) => Ok(t),
+            None => self.table_for_write(name).await,
+        }
+    }
+
     fn state_path(&self) -> Option<std::path::PathBuf> {
         self.local_root.as_ref().map(|r| r.join(STATE_FILE))
     }

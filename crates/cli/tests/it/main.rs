@@ -94,6 +94,124 @@ fn food_delivery_end_to_end_matches_truth() {
     let first = run_json(project, &[]);
     assert_eq!(first["succeeded"], true, "{first:#}");
 
+    // Every injected defect is caught by the example's expectations, exactly as often as the
+    // generator injected it.
+    let unexpected = |dataset: &str, label: &str| -> i64 {
+        let d = first["quality"]
+            .as_array()
+            .expect("quality")
+            .iter()
+            .find(|d| d["dataset"] == dataset)
+            .unwrap_or_else(|| panic!("{dataset} not validated: {first:#}"));
+        let r = d["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["label"] == label)
+            .unwrap_or_else(|| panic!("{label} not in {d:#}"));
+        as_i64(&r["unexpected_count"])
+    };
+    let defects = &truth["defects"];
+    let caught = [
+        (
+            "null_keys",
+            unexpected(
+                "payments.payments",
+                "expect_column_values_to_not_be_null(order_id)",
+            ) + unexpected(
+                "support.tickets",
+                "expect_column_values_to_not_be_null(order_id)",
+            ),
+        ),
+        (
+            "duplicate_rows",
+            unexpected(
+                "ga4.events",
+                "expect_compound_columns_to_be_unique(user_pseudo_id, event_timestamp, event_name)",
+            ) + unexpected(
+                "support.tickets",
+                "expect_column_values_to_be_unique(ticket_id)",
+            ),
+        ),
+        (
+            "negative_amounts",
+            unexpected(
+                "payments.payments",
+                "expect_column_values_to_be_between(amount_cents)",
+            ),
+        ),
+        (
+            "delivered_before_picked_up",
+            unexpected(
+                "logistics.deliveries",
+                "expect_column_pair_values_A_to_be_greater_than_B(delivered_at, picked_up_at)",
+            ),
+        ),
+        (
+            "unknown_promo_codes",
+            unexpected("orders.orders", "relationships(promo_code)"),
+        ),
+    ];
+    for (kind, n) in caught {
+        assert_eq!(n, as_i64(&defects[kind]), "{kind}");
+        assert!(n > 0, "the generator injected no {kind}");
+    }
+    // Quarantined rows left the source tables models read; clean + quarantined = landed.
+    for (dataset, quarantine) in [
+        ("payments.payments", "payments__payments__quarantine"),
+        ("ga4.events", "ga4__events__quarantine"),
+    ] {
+        let (source, table) = dataset.split_once('.').expect("dataset");
+        let counts = sql_json(
+            &root,
+            &format!(
+                "select (select count(*) from {dataset}) as clean, \
+                 (select count(*) from {quarantine}) as quarantined, \
+                 (select count(*) from {source}.{table}__raw) as landed"
+            ),
+        );
+        let c = &counts[0];
+        assert!(as_i64(&c["quarantined"]) > 0, "{dataset}: {c}");
+        assert_eq!(
+            as_i64(&c["clean"]) + as_i64(&c["quarantined"]),
+            as_i64(&c["landed"]),
+            "{dataset}: {c}"
+        );
+    }
+    let (payments_q,) = (sql_json(
+        &root,
+        "select _pulse_expectation as e, count(*) as n from payments__payments__quarantine group by 1 order by 1",
+    ),);
+    assert_eq!(
+        payments_q.iter().map(|r| as_i64(&r["n"])).sum::<i64>(),
+        as_i64(&defects["negative_amounts"])
+            + unexpected(
+                "payments.payments",
+                "expect_column_values_to_not_be_null(order_id)"
+            ),
+        "{payments_q:?}"
+    );
+    // `pulse test` reads the same results back as JSON, without moving anything.
+    let tested: Value = serde_json::from_str(&ok(&[
+        "test",
+        "--project",
+        project,
+        "--format",
+        "json",
+        "--select",
+        "payments.payments",
+    ]))
+    .expect("test json");
+    assert_eq!(
+        tested["datasets"].as_array().map(Vec::len),
+        Some(1),
+        "{tested:#}"
+    );
+    assert_eq!(
+        tested["datasets"][0]["results"][1]["unexpected_count"],
+        Value::from(as_i64(&defects["negative_amounts"]))
+    );
+
     // Orders and GMV per day, exactly.
     let rows = sql_json(
         &root,
@@ -311,4 +429,68 @@ fn help_explains_every_command() {
     ] {
         assert!(out.contains(cmd), "--help does not mention {cmd}:\n{out}");
     }
+}
+
+#[test]
+fn an_error_severity_failure_stops_exactly_the_models_downstream() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    ok(&[
+        "generate",
+        "--project",
+        project,
+        "--days",
+        "2",
+        "--orders-per-day",
+        "40",
+        "--seed",
+        "3",
+        "--defect-rate",
+        "0.05",
+    ]);
+    // Refunds must all be under 10 cents: they are not, and nothing is quarantined for it.
+    let refunds = root.join("sources/payments.toml");
+    let mut text = std::fs::read_to_string(&refunds).expect("read");
+    text.push_str(
+        "\n[[tables.expectations]]\nexpectation = \"expect_column_max_to_be_between\"\ncolumn = \"amount_cents\"\nmax_value = 10\n",
+    );
+    std::fs::write(&refunds, text).expect("write");
+    let out = pulse(&["run", "--project", project, "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a blocking failure fails the run"
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let status = |model: &str| -> String {
+        summary["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|m| m["model"] == model)
+            .map(|m| m["status"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    // The last table of payments.toml is refunds.
+    assert_eq!(
+        status("stg_payments__refunds"),
+        "upstream_failed",
+        "{summary:#}"
+    );
+    assert_eq!(status("stg_payments__payments"), "built", "{summary:#}");
+    assert_eq!(status("stg_orders__orders"), "built", "{summary:#}");
+    assert_eq!(status("fct_orders"), "built", "{summary:#}");
+    let stopped: Vec<String> = summary["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .filter(|m| m["status"] == "upstream_failed")
+        .map(|m| format!("{}: {}", m["model"], m["error"]))
+        .collect();
+    assert!(
+        stopped.iter().all(|s| s.contains("payments.refunds")),
+        "{stopped:?}"
+    );
 }

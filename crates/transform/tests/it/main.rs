@@ -1,6 +1,9 @@
 //! The engine over a scratch project: sources as landed Parquet, models of every
 //! materialization, unchanged-model skipping, partition replacement and failure propagation.
 
+mod conformance;
+mod quality;
+
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
 use pulse_project::Project;
