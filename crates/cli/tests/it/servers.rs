@@ -245,6 +245,11 @@ fn servers_example_warehouse_equals_server_state() {
     while !staging.exists() && started.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(1));
     }
+    assert!(staging.exists(), "the run never started landing");
+    assert!(
+        child.try_wait().expect("child").is_none(),
+        "the run finished before it could be killed"
+    );
     child.kill().expect("kill");
     let _ = child.wait();
     live("60");
