@@ -152,6 +152,28 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             peak_rss_bytes: None,
         },
         Stage {
+            // Every expectation of every source table, included in "transform" below.
+            stage: "validate sources",
+            seconds: summary.validate_seconds,
+            bytes: input,
+            mb_per_s: mb_per_s(input, summary.validate_seconds),
+            rows: summary
+                .quality
+                .iter()
+                .filter(|d| d.dataset.contains('.'))
+                .map(|d| d.row_count)
+                .sum(),
+            rows_per_s: summary
+                .quality
+                .iter()
+                .filter(|d| d.dataset.contains('.'))
+                .map(|d| d.row_count)
+                .sum::<u64>() as f64
+                / summary.validate_seconds.max(1e-9),
+            cpu_seconds: None,
+            peak_rss_bytes: None,
+        },
+        Stage {
             stage: "transform",
             seconds: summary.transform_seconds,
             bytes: input,

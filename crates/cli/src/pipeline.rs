@@ -60,6 +60,8 @@ pub struct RunSummary {
     pub quality: Vec<pulse_quality::ValidationSummary>,
     pub input_bytes: u64,
     pub land_seconds: f64,
+    /// Validating the source tables (part of `transform_seconds`).
+    pub validate_seconds: f64,
     pub transform_seconds: f64,
     pub total_seconds: f64,
 }
@@ -242,6 +244,7 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
 
     // Validate: each landed source table's expectations; failing rows are quarantined and an
     // error-severity failure stops the models that read the table.
+    let t_validate = Instant::now();
     let store = crate::quality::store(project);
     let history = store.previous_row_counts()?;
     let previous = store.latest_by_dataset()?;
@@ -256,6 +259,7 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
     )
     .await?;
     failed_sources.extend(blocked);
+    let validate_seconds = t_validate.elapsed().as_secs_f64();
     let run_opts = RunOptions {
         logical_date: opts.logical_date,
         full_refresh: opts.full_refresh,
@@ -320,6 +324,7 @@ pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary
         models,
         quality,
         land_seconds,
+        validate_seconds,
         transform_seconds: t_transform.elapsed().as_secs_f64(),
         total_seconds: started.elapsed().as_secs_f64(),
     })

@@ -130,6 +130,14 @@ impl Engine {
         let schema = self.schema_provider(source)?;
         schema.deregister_table(table)?;
         schema.register_table(table.to_string(), view)?;
+        // Models reading the table must rebuild when what is held back changes.
+        if let Ok(mut fps) = self.source_fingerprints.lock() {
+            let key = format!("{source}.{table}");
+            let mut hasher = Sha256::new();
+            hasher.update(fps.get(&key).cloned().unwrap_or_default().as_bytes());
+            hasher.update(clean_sql.as_bytes());
+            fps.insert(key, hex::encode(hasher.finalize()));
+        }
         Ok(())
     }
 
