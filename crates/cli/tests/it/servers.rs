@@ -145,6 +145,27 @@ fn model_rows(
 
 /// A run whose landings all succeed and whose staging models of the server tables build.
 /// (Other models' results are other tests' business.)
+/// Drops the test's schemas and database when the test ends, also when it fails.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let prefix = &self.0;
+        if let Ok(mut c) = postgres::Client::connect(&pg_url(), postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS \"{prefix}orders\" CASCADE; DROP SCHEMA IF EXISTS \"{prefix}payments\" CASCADE; DROP SCHEMA IF EXISTS \"{prefix}promotions\" CASCADE;"
+            ));
+        }
+        if let Ok(opts) = mysql::Opts::from_url(&my_url())
+            && let Ok(mut c) =
+                mysql::Conn::new(mysql::OptsBuilder::from_opts(opts).prefer_socket(false))
+        {
+            use mysql::prelude::Queryable;
+            let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{prefix}logistics`"));
+        }
+    }
+}
+
 fn run_ok(project: &str) {
     let out = crate::pulse(&["run", "--project", project, "--format", "json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -172,6 +193,7 @@ fn servers_example_warehouse_equals_server_state() {
     let root = tmp.path().join("fd");
     let project = root.to_str().expect("utf8");
     let prefix = format!("cli{}_", std::process::id());
+    let _cleanup = Cleanup(prefix.clone());
     ok(&["init", "--example", "food-delivery-servers", project]);
     // This test's own schemas and database, so tests can run side by side.
     for s in ["orders", "payments", "promotions", "logistics"] {
@@ -332,19 +354,5 @@ fn servers_example_warehouse_equals_server_state() {
             let text = String::from_utf8_lossy(&bytes);
             assert!(!text.contains("hunter2pw"), "{}", path.display());
         }
-    }
-
-    // Clean up the servers.
-    if let Ok(mut c) = postgres::Client::connect(&pg, postgres::NoTls) {
-        let _ = c.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS \"{prefix}orders\" CASCADE; DROP SCHEMA IF EXISTS \"{prefix}payments\" CASCADE; DROP SCHEMA IF EXISTS \"{prefix}promotions\" CASCADE;"
-        ));
-    }
-    if let Ok(mut c) = mysql::Conn::new(
-        mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&my).expect("url"))
-            .prefer_socket(false),
-    ) {
-        use mysql::prelude::Queryable;
-        let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{prefix}logistics`"));
     }
 }

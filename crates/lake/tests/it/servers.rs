@@ -59,6 +59,28 @@ fn my() -> mysql::Conn {
     })
 }
 
+/// Drops a PostgreSQL schema (`pg:` prefix) or a MariaDB database when the test ends, also when
+/// it fails.
+struct Cleanup(&'static str, String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let name = self.1.clone();
+        let clean = move || match self.0 {
+            "pg" => {
+                let _ = pg().batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
+            }
+            _ => {
+                let _ = my().query_drop(format!("DROP DATABASE IF EXISTS {name}"));
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(_) => tokio::task::block_in_place(clean),
+            Err(_) => clean(),
+        }
+    }
+}
+
 /// Blocking client calls from inside an async test.
 fn sync<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
@@ -90,6 +112,7 @@ async fn land_source(
 #[tokio::test(flavor = "multi_thread")]
 async fn server_failures_stay_with_their_table_and_lose_nothing() {
     let schema = unique("lake_err");
+    let _cleanup = Cleanup("pg", schema.clone());
     sync(|| {
         pg()
         .batch_execute(&format!(
@@ -161,12 +184,12 @@ async fn server_failures_stay_with_their_table_and_lose_nothing() {
             path.display()
         );
     }
-    sync(|| pg().batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))).expect("drop");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn added_column_lands_without_breaking_anything() {
     let db = unique("lake_schema");
+    let _cleanup = Cleanup("my", db.clone());
     let mut admin = sync(my);
     admin
         .query_drop(format!(
@@ -228,9 +251,6 @@ async fn added_column_lands_without_breaking_anything() {
     assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 4);
     let widths: Vec<usize> = batches.iter().map(|b| b.schema().fields().len()).collect();
     assert_eq!(widths, [3, 4, 3]);
-    admin
-        .query_drop(format!("DROP DATABASE {db}"))
-        .expect("drop");
 }
 
 /// Every value of a batch row as text, the key column's text first.
