@@ -355,7 +355,7 @@ async fn write_table(
 }
 
 /// Rows written by the table's last commit, from Delta's own operation metrics.
-async fn added_rows(table: &DeltaTable) -> u64 {
+pub(crate) async fn added_rows(table: &DeltaTable) -> u64 {
     let history: Vec<_> = match table.history(Some(1)).try_collect().await {
         Ok(h) => h,
         Err(_) => return 0,

@@ -195,26 +195,13 @@ impl Engine {
             })?;
         crate::models::register_table(self, quarantine_table, &written).await?;
         let quarantining = validation.plan.quarantining();
-        let mut total = 0;
         for (i, r) in validation.summary.results.iter_mut().enumerate() {
             if quarantining.contains(&i) {
                 r.quarantined = r.unexpected_count.unwrap_or(0);
             }
         }
-        // A row failing two expectations is one quarantined row.
-        let counted = self
-            .query(&format!(
-                "SELECT count(*) AS n FROM ({}) AS q",
-                validation
-                    .plan
-                    .quarantine_sql()
-                    .map(|(_, q)| q)
-                    .unwrap_or_default()
-            ))
-            .await?;
-        if let Some(row) = rows_as_json(&counted.1)?.into_iter().next() {
-            total = row.get("n").and_then(Value::as_u64).unwrap_or(0);
-        }
+        // A row failing two expectations is one quarantined row: count what was written.
+        let total = crate::models::added_rows(&written).await;
         validation.summary.quarantined_rows = total;
         Ok(Some(clean_sql))
     }
