@@ -151,6 +151,11 @@ async fn register_each_source(
             if files.is_empty() {
                 continue;
             }
+            let label = format!("{}.{}", source.name, table.name);
+            if let Some(message) = type_change(lake, &source.name, &table.name).await? {
+                failed.push((label, message));
+                continue;
+            }
             let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
             if let Err(e) = engine
                 .register_source_table(&source.name, &table.name, &urls)
@@ -164,6 +169,38 @@ async fn register_each_source(
         }
     }
     Ok(failed)
+}
+
+/// A column whose type differs between landings of a table: its landings no longer mean one
+/// thing, so the models reading it must not run until someone decides (cast in staging, or
+/// re-land). Names the column, both types and the runs where each was seen.
+async fn type_change(lake: &Lake, source: &str, table: &str) -> Result<Option<String>> {
+    let mut manifests = lake.manifests(source, table).await?;
+    manifests.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then(a.run_id.cmp(&b.run_id))
+    });
+    let mut seen: std::collections::BTreeMap<String, (String, String)> = Default::default();
+    for m in &manifests {
+        for f in &m.schema {
+            match seen.get(&f.name) {
+                Some((data_type, run)) if *data_type != f.data_type => {
+                    return Ok(Some(format!(
+                        "column `{}` changed type from {data_type} (landed by run {run}) to {} (landed by run {}); \
+                         models reading {source}.{table} wait until its landings agree \
+                         (cast it in staging, or land the table again from scratch)",
+                        f.name, f.data_type, m.run_id
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(f.name.clone(), (f.data_type.clone(), m.run_id.clone()));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary> {

@@ -494,3 +494,61 @@ fn an_error_severity_failure_stops_exactly_the_models_downstream() {
         "{stopped:?}"
     );
 }
+
+#[test]
+fn a_column_that_changes_type_holds_back_its_models_with_the_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("sources")).expect("mkdir");
+    std::fs::create_dir_all(root.join("models")).expect("mkdir");
+    std::fs::create_dir_all(root.join("data")).expect("mkdir");
+    std::fs::write(root.join("pulse.toml"), "name = \"retype\"\n").expect("write");
+    std::fs::write(
+        root.join("sources/app.toml"),
+        "connector = \"sqlite\"\npath = \"data/app.sqlite\"\n[[tables]]\nname = \"orders\"\nprimary_key = [\"id\"]\ncursor = \"updated_at\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("models/plus_one.sql"),
+        "select id, amount + 1 as amount_plus_one from {{ source('app', 'orders') }}",
+    )
+    .expect("write");
+    std::fs::write(root.join("models/other.sql"), "select 1 as one").expect("write");
+    let db = rusqlite::Connection::open(root.join("data/app.sqlite")).expect("sqlite");
+    db.execute_batch(
+        "create table orders(id integer primary key, amount integer, updated_at timestamp);
+         insert into orders values (1, 10, '2026-01-01 00:00:00'), (2, 20, '2026-01-01 00:00:01');",
+    )
+    .expect("create");
+    let project = root.to_str().expect("utf8");
+    let first = run_json(project, &[]);
+    assert_eq!(first["succeeded"], true, "{first:#}");
+    // The application changes the column to text, and a row changes.
+    db.execute_batch(
+        "create table o2(id integer primary key, amount text, updated_at timestamp);
+         insert into o2 select id, 'x' || amount, '2026-01-02 00:00:00' from orders;
+         drop table orders; alter table o2 rename to orders;",
+    )
+    .expect("retype");
+    let out = pulse(&["run", "--project", project, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let second: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let landing = &second["landings"][0];
+    let message = landing["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("column `amount` changed type from Int64")
+            && message.contains("to Utf8")
+            && message.contains("app.orders"),
+        "{second:#}"
+    );
+    let models = second["models"].as_array().expect("models");
+    let status = |name: &str| {
+        models
+            .iter()
+            .find(|m| m["model"] == name)
+            .map(|m| m["status"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(status("plus_one"), "upstream_failed", "{second:#}");
+    assert_eq!(status("other"), "unchanged", "{second:#}");
+}
