@@ -6,7 +6,7 @@
 
 use crate::server::{
     ColumnBuilder, Kind, ReadRequest, ServerColumn, ServerRead, finish_batch, new_builders,
-    parse_decimal, schema_of, split_ranges, sql_literal, unmapped_warnings,
+    parse_decimal, range_conditions, schema_of, sql_literal, unmapped_warnings,
 };
 use crate::sqlite::{parse_date_days, parse_timestamp_micros};
 use crate::{IngestError, Sink};
@@ -288,26 +288,7 @@ impl MySession {
                 lo.and_then(|v| v.parse::<i128>().ok()),
                 hi.and_then(|v| v.parse::<i128>().ok()),
             ) {
-                let join = if filter.is_empty() {
-                    " WHERE "
-                } else {
-                    " AND "
-                };
-                conds = split_ranges(lo, hi, n)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (a, b))| {
-                        let mut cond = format!("{join}({q} >= {a}");
-                        if let Some(b) = b {
-                            cond.push_str(&format!(" AND {q} < {b}"));
-                        }
-                        if i == 0 {
-                            cond.push_str(&format!(" OR {q} IS NULL"));
-                        }
-                        cond.push(')');
-                        cond
-                    })
-                    .collect();
+                conds = range_conditions(&q, !filter.is_empty(), lo, hi, n);
             }
         }
         let list = cols

@@ -5,7 +5,7 @@
 
 use crate::server::{
     ColumnBuilder, Kind, ReadRequest, ServerColumn, ServerRead, finish_batch, new_builders,
-    schema_of, split_ranges, sql_literal, unmapped_warnings,
+    range_conditions, schema_of, sql_literal, unmapped_warnings,
 };
 use crate::{IngestError, Sink};
 use ::postgres::{Client, NoTls};
@@ -308,25 +308,9 @@ impl PgSession {
                 lo.and_then(|v| v.parse::<i128>().ok()),
                 hi.and_then(|v| v.parse::<i128>().ok()),
             ) {
-                let join = if filter.is_empty() {
-                    " WHERE "
-                } else {
-                    " AND "
-                };
-                ranges = split_ranges(lo, hi, n)
+                ranges = range_conditions(&q, !filter.is_empty(), lo, hi, n)
                     .into_iter()
-                    .enumerate()
-                    .map(|(i, (a, b))| {
-                        let mut cond = format!("{join}({q} >= {a}");
-                        if let Some(b) = b {
-                            cond.push_str(&format!(" AND {q} < {b}"));
-                        }
-                        if i == 0 {
-                            cond.push_str(&format!(" OR {q} IS NULL"));
-                        }
-                        cond.push(')');
-                        (cond, None)
-                    })
+                    .map(|cond| (cond, None))
                     .collect();
             }
         }

@@ -145,6 +145,34 @@ pub struct ServerRead {
     pub warnings: Vec<String>,
 }
 
+/// SQL conditions, one per key range of `split_ranges`, to append after the table's `filter`
+/// (`has_filter`: whether it already has a WHERE). The first range also takes the NULL keys, so
+/// together they read every row exactly once.
+pub fn range_conditions(
+    column: &str,
+    has_filter: bool,
+    lo: i128,
+    hi: i128,
+    n: usize,
+) -> Vec<String> {
+    let join = if has_filter { " AND " } else { " WHERE " };
+    split_ranges(lo, hi, n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (a, b))| {
+            let mut cond = format!("{join}({column} >= {a}");
+            if let Some(b) = b {
+                cond.push_str(&format!(" AND {column} < {b}"));
+            }
+            if i == 0 {
+                cond.push_str(&format!(" OR {column} IS NULL"));
+            }
+            cond.push(')');
+            cond
+        })
+        .collect()
+}
+
 /// `n` half-open ranges covering `lo..=hi`; the last one is closed. Fewer when the span is small.
 pub fn split_ranges(lo: i128, hi: i128, n: usize) -> Vec<(i128, Option<i128>)> {
     if hi < lo || n <= 1 {
