@@ -96,7 +96,12 @@ pub async fn open_engine(project: &Project) -> Result<Engine> {
     let engine = Engine::open(project).await?;
     let lake = Lake::open(&project.config.lake.url, &project.root)?;
     register_sources(project, &lake, &engine).await?;
-    engine.register_models(project).await?;
+    engine.register_models(project).await.with_context(|| {
+        format!(
+            "the models cannot be read yet: has `pulse run --project {}` landed the sources?",
+            project.root.display()
+        )
+    })?;
     engine.register_quarantine_tables(project).await?;
     // Models read the clean rows of a source table that quarantined some, and so does `pulse sql`.
     let latest = crate::quality::store(project).latest_by_dataset()?;

@@ -552,3 +552,23 @@ fn a_column_that_changes_type_holds_back_its_models_with_the_reason() {
     assert_eq!(status("plus_one"), "upstream_failed", "{second:#}");
     assert_eq!(status("other"), "unchanged", "{second:#}");
 }
+
+#[test]
+fn querying_before_the_first_run_says_to_run_first() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    for args in [
+        vec!["test", "--project", project],
+        vec!["sql", "--project", project, "select 1"],
+    ] {
+        let out = pulse(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("has `pulse run --project"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
