@@ -6,7 +6,7 @@
 
 use crate::server::{
     ColumnBuilder, Kind, ReadRequest, ServerColumn, ServerRead, finish_batch, new_builders,
-    parse_decimal, range_conditions, schema_of, sql_literal, unmapped_warnings,
+    parse_decimal, range_conditions, read_in_parallel, schema_of, sql_literal, unmapped_warnings,
 };
 use crate::sqlite::{parse_date_days, parse_timestamp_micros};
 use crate::{IngestError, Sink};
@@ -309,60 +309,9 @@ impl MySession {
         let batch_rows = req.batch_rows.max(1);
         let used = sqls.len();
         let url = self.url.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
-        let mut sink_error = None;
-        let mut bytes_seen = 0u64;
-        let results: Vec<Result<(u64, u64), IngestError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .conns
-                .iter_mut()
-                .zip(sqls.iter())
-                .map(|(conn, sql)| {
-                    let tx = tx.clone();
-                    let (cols, schema, url) = (&cols, &schema, &url);
-                    s.spawn(move || {
-                        stream_into(conn, sql, cols, schema, batch_rows, url, table, &tx)
-                    })
-                })
-                .collect();
-            drop(tx);
-            for batch in rx.iter() {
-                bytes_seen += batch.get_array_memory_size() as u64;
-                if let Err(e) = sink.batch(batch) {
-                    sink_error = Some(e);
-                    break;
-                }
-                sink.progress(bytes_seen);
-            }
-            drop(rx);
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(IngestError::Stopped("a reader thread panicked".to_string()))
-                    })
-                })
-                .collect()
-        });
-        let mut rows = 0;
-        let mut bytes = 0;
-        let mut failure = sink_error;
-        for r in results {
-            match r {
-                Ok((r, b)) => {
-                    rows += r;
-                    bytes += b;
-                }
-                Err(e) => {
-                    if failure.is_none() {
-                        failure = Some(e);
-                    }
-                }
-            }
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let (rows, bytes) = read_in_parallel(&mut self.conns, &sqls, sink, |conn, sql, tx| {
+            stream_into(conn, sql, &cols, &schema, batch_rows, &url, table, tx)
+        })?;
         sink.progress(bytes);
         Ok(ServerRead {
             schema,

@@ -5,7 +5,7 @@
 
 use crate::server::{
     ColumnBuilder, Kind, ReadRequest, ServerColumn, ServerRead, finish_batch, new_builders,
-    range_conditions, schema_of, sql_literal, unmapped_warnings,
+    range_conditions, read_in_parallel, schema_of, sql_literal, unmapped_warnings,
 };
 use crate::{IngestError, Sink};
 use ::postgres::{Client, NoTls};
@@ -339,57 +339,10 @@ impl PgSession {
                 .map_err(|e| self.table_error(table, describe(&e)))?;
         }
         let url = self.url.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
-        let mut sink_error = None;
-        let mut bytes_seen = 0u64;
-        let results: Vec<Result<(u64, u64), IngestError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = self
-                .conns
-                .iter_mut()
-                .zip(sqls.iter())
-                .map(|(conn, sql)| {
-                    let tx = tx.clone();
-                    let (cols, schema, url) = (&cols, &schema, &url);
-                    s.spawn(move || copy_into(conn, sql, cols, schema, batch_rows, url, table, &tx))
-                })
-                .collect();
-            drop(tx);
-            for batch in rx.iter() {
-                bytes_seen += batch.get_array_memory_size() as u64;
-                if let Err(e) = sink.batch(batch) {
-                    sink_error = Some(e);
-                    break;
-                }
-                sink.progress(bytes_seen);
-            }
-            // Dropping the receiver stops every reader at its next batch.
-            drop(rx);
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(IngestError::Stopped("a reader thread panicked".to_string()))
-                    })
-                })
-                .collect()
+        let outcome = read_in_parallel(&mut self.conns, &sqls, sink, |conn, sql, tx| {
+            copy_into(conn, sql, &cols, &schema, batch_rows, &url, table, tx)
         });
-        let mut rows = 0;
-        let mut bytes = 0;
-        let mut failure = sink_error;
-        for r in results {
-            match r {
-                Ok((r, b)) => {
-                    rows += r;
-                    bytes += b;
-                }
-                Err(e) => {
-                    if failure.is_none() {
-                        failure = Some(e);
-                    }
-                }
-            }
-        }
-        let end = if failure.is_some() {
+        let end = if outcome.is_err() {
             "ROLLBACK TO SAVEPOINT pulse_read"
         } else {
             "RELEASE SAVEPOINT pulse_read"
@@ -397,9 +350,7 @@ impl PgSession {
         for i in 0..used {
             let _ = self.conns[i].batch_execute(end);
         }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let (rows, bytes) = outcome?;
         sink.progress(bytes);
         Ok(ServerRead {
             schema,

@@ -145,6 +145,65 @@ pub struct ServerRead {
     pub warnings: Vec<String>,
 }
 
+/// Runs one query per connection at once (`read` streams one query's batches into the channel)
+/// and hands every batch to `sink` as it arrives; the channel bounds memory to a few batches.
+/// Returns rows and bytes read, or the first failure (the sink's before the readers').
+pub fn read_in_parallel<C: Send>(
+    conns: &mut [C],
+    sqls: &[String],
+    sink: &mut dyn crate::Sink,
+    read: impl Fn(
+        &mut C,
+        &str,
+        &std::sync::mpsc::SyncSender<RecordBatch>,
+    ) -> Result<(u64, u64), IngestError>
+    + Sync,
+) -> Result<(u64, u64), IngestError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+    let mut sink_error = None;
+    let mut bytes_seen = 0u64;
+    let read = &read;
+    let results: Vec<Result<(u64, u64), IngestError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = conns
+            .iter_mut()
+            .zip(sqls.iter())
+            .map(|(conn, sql)| {
+                let tx = tx.clone();
+                s.spawn(move || read(conn, sql, &tx))
+            })
+            .collect();
+        drop(tx);
+        for batch in rx.iter() {
+            bytes_seen += batch.get_array_memory_size() as u64;
+            if let Err(e) = sink.batch(batch) {
+                sink_error = Some(e);
+                break;
+            }
+            sink.progress(bytes_seen);
+        }
+        // Dropping the receiver stops every reader at its next batch.
+        drop(rx);
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(IngestError::Stopped("a reader thread panicked".to_string()))
+                })
+            })
+            .collect()
+    });
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    let (mut rows, mut bytes) = (0, 0);
+    for r in results {
+        let (r, b) = r?;
+        rows += r;
+        bytes += b;
+    }
+    Ok((rows, bytes))
+}
+
 /// SQL conditions, one per key range of `split_ranges`, to append after the table's `filter`
 /// (`has_filter`: whether it already has a WHERE). The first range also takes the NULL keys, so
 /// together they read every row exactly once.
