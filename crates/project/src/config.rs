@@ -2,6 +2,7 @@
 //! error with a line number instead of a silently ignored setting.
 
 use crate::expectations::ExpectationConfig;
+use crate::orchestration::{OrchestratorConfig, ScheduleConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -19,6 +20,10 @@ pub struct ProjectConfig {
     /// Values models read with `{{ var('name') }}`.
     #[serde(default)]
     pub vars: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    pub orchestrator: OrchestratorConfig,
+    #[serde(default)]
+    pub schedules: Vec<ScheduleConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

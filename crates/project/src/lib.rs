@@ -7,6 +7,7 @@ pub mod error;
 pub mod expectations;
 pub mod graph;
 pub mod load;
+pub mod orchestration;
 pub mod secrets;
 pub mod template;
 
@@ -18,5 +19,6 @@ pub use error::{ProjectError, ProjectErrors};
 pub use expectations::{Check, Expectation, ExpectationConfig, Severity};
 pub use graph::{ModelGraph, Node};
 pub use load::{Model, Project, Source, parse_toml};
+pub use orchestration::{Catchup, ConfigDuration, OrchestratorConfig, ScheduleConfig};
 pub use secrets::ConnectionString;
 pub use template::{Dependencies, RenderContext};

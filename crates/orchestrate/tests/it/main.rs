@@ -1,0 +1,7 @@
+mod common;
+mod executor;
+mod graph;
+mod recovery;
+mod schedule;
+mod store;
+mod workers;
