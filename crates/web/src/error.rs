@@ -1,0 +1,49 @@
+use std::net::SocketAddr;
+
+use axum::http::StatusCode;
+use pulse_orchestrate::OrchestrateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error(
+        "refusing to listen on {addr}: it is reachable from other machines and no access token \
+         is configured; set an access token or listen on 127.0.0.1"
+    )]
+    NonLoopbackWithoutToken { addr: SocketAddr },
+    #[error("the access token is empty; set a non-empty token or none")]
+    EmptyToken,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the web server stopped: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("no run {0}")]
+    RunNotFound(String),
+    #[error("run {run_id} has no task {task_id}")]
+    TaskNotFound { run_id: String, task_id: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("orchestrator store: {0}")]
+    Store(#[from] OrchestrateError),
+}
+
+impl WebError {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            WebError::RunNotFound(_) | WebError::TaskNotFound { .. } => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Store(OrchestrateError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::NonLoopbackWithoutToken { .. }
+            | WebError::EmptyToken
+            | WebError::Bind { .. }
+            | WebError::Serve(_)
+            | WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
