@@ -224,32 +224,55 @@ impl Executor {
     ) -> Result<(), OrchestrateError> {
         let mut dates: HashMap<String, NaiveDate> = HashMap::new();
         let mut running: Running = JoinSet::new();
-        self.reap_and_finalize().await?;
-        let mut last_reap = Instant::now();
-        while !*shutdown.borrow() {
-            for run in self.store.active_runs().await? {
-                dates.entry(run.run_id).or_insert(run.logical_date);
-            }
-            self.claim_and_start(None, &dates, &mut running).await?;
+        // The first reap happens at once: tasks a previous incarnation of this worker left
+        // running are recovered on start.
+        let mut last_reap: Option<Instant> = None;
+        let mut finished: Vec<String> = Vec::new();
+        let mut stop = false;
+        while !stop && !*shutdown.borrow() {
+            let step = async {
+                if last_reap.is_none_or(|t| t.elapsed() >= self.reap_every()) {
+                    self.reap_and_finalize().await?;
+                    last_reap = Some(Instant::now());
+                }
+                for run_id in finished.drain(..) {
+                    self.store.finalize_run(&run_id).await?;
+                }
+                for run in self.store.active_runs().await? {
+                    dates.entry(run.run_id).or_insert(run.logical_date);
+                }
+                self.claim_and_start(None, &dates, &mut running).await
+            };
+            let pause = match step.await {
+                Ok(()) => self.opts.poll_interval,
+                Err(e) => {
+                    // A long-running worker rides out a store outage instead of exiting.
+                    tracing::error!("worker {}: {e}; trying again", self.opts.worker_id);
+                    self.opts.poll_interval.max(Duration::from_secs(1))
+                }
+            };
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     match done {
-                        Ok(run_id) => { self.store.finalize_run(&run_id).await?; }
+                        Ok(run_id) => finished.push(run_id),
                         Err(e) => tracing::error!("a task's supervisor stopped: {e}"),
                     }
                 }
-                _ = tokio::time::sleep(self.opts.poll_interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if last_reap.elapsed() >= self.reap_every() {
-                self.reap_and_finalize().await?;
-                last_reap = Instant::now();
+                _ = tokio::time::sleep(pause) => {}
+                changed = shutdown.changed() => {
+                    // The sender is gone: nobody can ask this worker to stop any more, so
+                    // treat it as the request.
+                    stop = changed.is_err();
+                }
             }
         }
         while let Some(done) = running.join_next().await {
             if let Ok(run_id) = done {
-                self.store.finalize_run(&run_id).await?;
+                finished.push(run_id);
             }
+        }
+        for run_id in finished {
+            self.store.finalize_run(&run_id).await?;
         }
         Ok(())
     }

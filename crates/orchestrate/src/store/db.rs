@@ -202,8 +202,22 @@ impl Db for SqliteDb {
 
 pub(crate) struct PgDb {
     rt: tokio::runtime::Runtime,
+    url: String,
     client: tokio_postgres::Client,
     statements: HashMap<String, tokio_postgres::Statement>,
+}
+
+fn pg_connect(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+) -> Result<tokio_postgres::Client, OrchestrateError> {
+    let (client, connection) = rt.block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))?;
+    rt.spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!("metadata store connection closed: {e}");
+        }
+    });
+    Ok(client)
 }
 
 impl PgDb {
@@ -214,21 +228,28 @@ impl PgDb {
             .enable_all()
             .build()
             .map_err(|e| OrchestrateError::Store(format!("cannot start a runtime: {e}")))?;
-        let (client, connection) =
-            rt.block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))?;
-        rt.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::error!("metadata store connection closed: {e}");
-            }
-        });
+        let client = pg_connect(&rt, url)?;
         Ok(Self {
             rt,
+            url: url.to_string(),
             client,
             statements: HashMap::new(),
         })
     }
 
+    /// A long-running worker outlives a server restart: a closed connection is opened again
+    /// before the next statement (its transaction, if any, was rolled back by the server).
+    fn ensure_connected(&mut self) -> Result<(), OrchestrateError> {
+        if self.client.is_closed() {
+            tracing::warn!("metadata store connection lost; reconnecting");
+            self.client = pg_connect(&self.rt, &self.url)?;
+            self.statements.clear();
+        }
+        Ok(())
+    }
+
     fn statement(&mut self, sql: &str) -> Result<tokio_postgres::Statement, OrchestrateError> {
+        self.ensure_connected()?;
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
@@ -305,6 +326,7 @@ impl Db for PgDb {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), OrchestrateError> {
+        self.ensure_connected()?;
         Ok(self.rt.block_on(self.client.batch_execute(sql))?)
     }
 }

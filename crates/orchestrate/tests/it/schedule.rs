@@ -170,3 +170,49 @@ async fn runs_over_their_sla_are_reported_once() {
         assert!(rec.sla_missed);
     }
 }
+
+#[test]
+fn schedule_mistakes_are_reported_with_their_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("pulse.toml"),
+        r#"name = "x"
+
+[[schedules]]
+name = "daily"
+cron = "0 2 * * *"
+timezone = "Europe/Berlin"
+
+[[schedules]]
+name = "broken_cron"
+cron = "61 2 * * *"
+
+[[schedules]]
+name = "broken_zone"
+cron = "0 2 * * *"
+timezone = "Europe/Berlln"
+
+[[schedules]]
+name = "broken_select"
+cron = "0 2 * * *"
+select = "+no_such_model"
+"#,
+    )
+    .expect("write");
+    let project = pulse_project::Project::load(dir.path()).expect("loads");
+    let errors = pulse_orchestrate::check_schedules(&project)
+        .expect_err("three mistakes")
+        .0;
+    let got: Vec<(Option<usize>, bool)> = errors
+        .iter()
+        .map(|e| (e.line, e.file.ends_with("pulse.toml")))
+        .collect();
+    assert_eq!(
+        got,
+        [(Some(9), true), (Some(13), true), (Some(18), true)],
+        "{errors:?}"
+    );
+    assert!(errors[0].message.contains("61 2 * * *"), "{}", errors[0]);
+    assert!(errors[1].message.contains("Europe/Berlln"), "{}", errors[1]);
+    assert!(errors[2].message.contains("no_such_model"), "{}", errors[2]);
+}
