@@ -28,7 +28,7 @@ pub enum WebError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("orchestrator store: {0}")]
+    #[error(transparent)]
     Store(#[from] OrchestrateError),
 }
 

@@ -592,7 +592,7 @@ pub fn task_log_page(v: &TaskLogView<'_>) -> Markup {
                         }
                         tr class={"level-" (line.level.to_ascii_lowercase())} {
                             td.ts { (format::clock(line.ts)) }
-                            td.level { (line.level) }
+                            td.level { (line.level.to_ascii_uppercase()) }
                             td.msg { (line.message) }
                         }
                     }
