@@ -4,7 +4,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use pulse_orchestrate::{LogLine, OrchestrateError, Page, RunRecord, TaskInstance};
@@ -231,7 +231,13 @@ pub async fn trigger(State(app): State<App>, body: Bytes) -> ApiResult<Response>
     let date = ops::logical_date(raw.as_deref())?;
     let run = ops::trigger(&app, date, MANUAL).await?;
     let tasks = app.store.tasks(&run.run_id).await?;
-    Ok((StatusCode::CREATED, Json(run_with_tasks(&run, &tasks))).into_response())
+    let location = format!("/api{}", run_url(&run.run_id));
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(run_with_tasks(&run, &tasks)),
+    )
+        .into_response())
 }
 
 pub async fn retry(

@@ -318,6 +318,7 @@ pub fn runs_grid(v: &GridView<'_>) -> Markup {
                                                     a class={"cell s-" (task_state_name(t.state))}
                                                         href=(task_url(&r.run_id, row.task_id))
                                                         title=(task_tooltip(t, v.now))
+                                                        aria-label=(task_tooltip(t, v.now))
                                                         data-task=(row.task_id) data-run=(r.run_id)
                                                         data-state=(task_state_name(t.state)) {}
                                                 }

@@ -17,6 +17,7 @@ async fn a_triggered_run_is_listed_with_its_tasks_queued() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let run = created.json();
     let run_id = run["run_id"].as_str().expect("a run id").to_owned();
+    assert_eq!(created.location(), format!("/api/runs/{run_id}"));
     assert_eq!(run["logical_date"], "2026-11-05");
     assert_eq!(run["trigger"], "manual");
     let tasks = run["tasks"].as_array().expect("tasks");
