@@ -187,12 +187,12 @@ impl Executor {
                 what: "run",
                 name: run_id.to_string(),
             })?;
-        let dates = HashMap::from([(run.run_id.clone(), run.logical_date)]);
+        let mut dates = HashMap::from([(run.run_id.clone(), run.logical_date)]);
         let mut running: Running = JoinSet::new();
         self.reap().await?;
         let mut last_reap = Instant::now();
         loop {
-            self.claim_and_start(Some(run_id), &dates, &mut running)
+            self.claim_and_start(Some(run_id), &mut dates, &mut running)
                 .await?;
             if running.is_empty() {
                 let rec = self.store.finalize_run(run_id).await?;
@@ -238,10 +238,7 @@ impl Executor {
                 for run_id in finished.drain(..) {
                     self.store.finalize_run(&run_id).await?;
                 }
-                for run in self.store.active_runs().await? {
-                    dates.entry(run.run_id).or_insert(run.logical_date);
-                }
-                self.claim_and_start(None, &dates, &mut running).await
+                self.claim_and_start(None, &mut dates, &mut running).await
             };
             let pause = match step.await {
                 Ok(()) => self.opts.poll_interval,
@@ -329,17 +326,17 @@ impl Executor {
     }
 
     async fn reap_and_finalize(&self) -> Result<(), OrchestrateError> {
-        self.reap().await?;
-        for run in self.store.active_runs().await? {
-            self.store.finalize_run(&run.run_id).await?;
+        for run_id in self.reap().await? {
+            self.store.finalize_run(&run_id).await?;
         }
+        self.store.finalize_settled_runs().await?;
         Ok(())
     }
 
     async fn claim_and_start(
         &self,
         run_id: Option<&str>,
-        dates: &HashMap<String, NaiveDate>,
+        dates: &mut HashMap<String, NaiveDate>,
         running: &mut Running,
     ) -> Result<(), OrchestrateError> {
         let _guard = self.claim_lock.lock().await;
@@ -354,10 +351,14 @@ impl Executor {
         for task in claimed {
             let logical_date = match dates.get(&task.run_id) {
                 Some(d) => *d,
-                None => match self.store.run(&task.run_id).await? {
-                    Some(r) => r.logical_date,
-                    None => Utc::now().date_naive(),
-                },
+                None => {
+                    let d = match self.store.run(&task.run_id).await? {
+                        Some(r) => r.logical_date,
+                        None => Utc::now().date_naive(),
+                    };
+                    dates.insert(task.run_id.clone(), d);
+                    d
+                }
             };
             let permit = self.slots.clone().try_acquire_owned().map_err(|_| {
                 OrchestrateError::Store("claimed more tasks than free slots".into())

@@ -869,19 +869,36 @@ impl Store {
                 Dialect::Sqlite => "",
             };
             let run_filter = if run_id.is_some() { " AND t.run_id = $3" } else { "" };
-            let sql = format!(
-                "SELECT t.run_id, t.task_id FROM task_instances t \
-                 WHERE (t.state = 'queued' OR (t.state = 'up_for_retry' AND t.next_try_at <= $1)){run_filter} \
-                   AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN task_instances u \
-                       ON u.run_id = d.run_id AND u.task_id = d.upstream_id \
-                     WHERE d.run_id = t.run_id AND d.task_id = t.task_id AND u.state NOT IN ('succeeded', 'skipped')) \
-                 ORDER BY t.run_id, t.seq LIMIT $2{lock}"
-            );
+            // Retries that are due come first, then queued tasks, each in run and graph order.
+            // Two queries rather than one with OR so that each walks its index in order and
+            // stops after `limit` ready tasks, however many runs are queued behind them.
+            let ready_sql = |state: &str| {
+                format!(
+                    "SELECT t.run_id, t.task_id FROM task_instances t \
+                     WHERE {state}{run_filter} \
+                       AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN task_instances u \
+                           ON u.run_id = d.run_id AND u.task_id = d.upstream_id \
+                         WHERE d.run_id = t.run_id AND d.task_id = t.task_id AND u.state NOT IN ('succeeded', 'skipped')) \
+                     ORDER BY t.run_id, t.seq LIMIT $2{lock}"
+                )
+            };
             let mut params = vec![P::I(micros(now)), P::I(limit as i64)];
             if let Some(r) = &run_id {
                 params.push(P::t(r));
             }
-            let ready = db.query(&sql, &params)?;
+            let mut ready = db.query(
+                &ready_sql("t.state = 'up_for_retry' AND t.next_try_at <= $1"),
+                &params,
+            )?;
+            if ready.len() < limit {
+                params[1] = P::I((limit - ready.len()) as i64);
+                // $1 is unused by this query; PostgreSQL needs every parameter typed, so it
+                // appears in a condition that is always true.
+                ready.extend(db.query(
+                    &ready_sql("t.state = 'queued' AND CAST($1 AS BIGINT) IS NOT NULL"),
+                    &params,
+                )?);
+            }
             let mut claimed = Vec::new();
             for row in ready {
                 let (r, t) = (row[0].t().unwrap_or_default(), row[1].t().unwrap_or_default());
@@ -1058,6 +1075,28 @@ impl Store {
         let r = run_id.to_string();
         self.tx(move |db| finalize(db, &r, micros(Utc::now())))
             .await
+    }
+
+    /// Brings up to date the runs marked queued or running that have no task left to run (a
+    /// run of no tasks, or one whose last task was settled by a reaper); returns them.
+    pub async fn finalize_settled_runs(&self) -> Result<Vec<RunRecord>, OrchestrateError> {
+        self.tx(|db| {
+            let now = micros(Utc::now());
+            let rows = db.query(
+                "SELECT r.run_id FROM runs r WHERE r.state IN ('queued', 'running') AND NOT EXISTS ( \
+                   SELECT 1 FROM task_instances t WHERE t.run_id = r.run_id \
+                     AND t.state IN ('queued', 'running', 'up_for_retry'))",
+                &[],
+            )?;
+            let mut out = Vec::new();
+            for row in rows {
+                if let Some(id) = row[0].t() {
+                    out.push(finalize(db, &id, now)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Marks the schedule's runs that have not finished within `sla` of their start (or of

@@ -79,9 +79,12 @@ CREATE INDEX logs_by_task ON task_logs (run_id, task_id, id);"
     }
 }
 
+/// Claims walk queued tasks in run and graph order and stop at the first ready ones.
+const V2: &str = "CREATE INDEX tasks_ready ON task_instances (state, run_id, seq);";
+
 /// The migrations in order; the index + 1 is the version each brings the store to.
 fn migrations(d: Dialect) -> Vec<String> {
-    vec![format!("{V1}\n{}", logs_table(d))]
+    vec![format!("{V1}\n{}", logs_table(d)), V2.to_string()]
 }
 
 pub(crate) fn migrate(db: &mut dyn Db) -> Result<(), OrchestrateError> {
@@ -113,4 +116,49 @@ pub(crate) fn migrate(db: &mut dyn Db) -> Result<(), OrchestrateError> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::SqliteDb;
+
+    fn version(db: &mut dyn Db) -> Option<i64> {
+        db.query("SELECT MAX(version) FROM pulse_schema_version", &[])
+            .expect("version")
+            .first()
+            .and_then(|r| r[0].i())
+    }
+
+    #[test]
+    fn an_older_store_is_upgraded_in_place_and_a_newer_one_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut db = SqliteDb::open(&dir.path().join("m.sqlite")).expect("open");
+        // A store as version 1 left it.
+        db.batch("CREATE TABLE pulse_schema_version (version BIGINT NOT NULL)")
+            .expect("create");
+        db.batch(&migrations(Dialect::Sqlite)[0]).expect("v1");
+        db.execute("INSERT INTO pulse_schema_version (version) VALUES (1)", &[])
+            .expect("v1 recorded");
+        migrate(&mut db).expect("upgrade");
+        assert_eq!(
+            version(&mut db),
+            Some(migrations(Dialect::Sqlite).len() as i64)
+        );
+        let idx = db
+            .query(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'tasks_ready'",
+                &[],
+            )
+            .expect("index");
+        assert_eq!(idx.len(), 1);
+        migrate(&mut db).expect("a second migrate changes nothing");
+        db.execute(
+            "INSERT INTO pulse_schema_version (version) VALUES (99)",
+            &[],
+        )
+        .expect("future");
+        let e = migrate(&mut db).expect_err("too new");
+        assert!(e.to_string().contains("upgrade pulse"), "{e}");
+    }
 }

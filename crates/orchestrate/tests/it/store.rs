@@ -489,4 +489,43 @@ async fn the_grid_stays_fast_with_ten_thousand_runs() {
         assert_eq!(grid.len(), 25 * 30);
         before = ids.last().cloned();
     }
+    // What a worker does every poll must not grow with the history either.
+    let started = std::time::Instant::now();
+    let claimed = s
+        .claim_tasks(None, "w", 4, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    eprintln!(
+        "claim_tasks over 300,000 queued tasks took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(claimed.len(), 4);
+    assert!(claimed.iter().all(|t| t.task_id == "t0"));
+    let started = std::time::Instant::now();
+    assert!(s.reap_expired().await.expect("reap").is_empty());
+    assert!(s.finalize_settled_runs().await.expect("settle").is_empty());
+    eprintln!(
+        "reap_expired + finalize_settled_runs took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn runs_without_open_tasks_are_settled() {
+    for backend in BACKENDS {
+        let t = open(backend).await;
+        let s = &t.store;
+        let empty = new_run(s, Vec::new(), 1).await;
+        let busy = new_run(s, diamond(), 1).await;
+        let settled = s.finalize_settled_runs().await.expect("settle");
+        assert_eq!(settled.len(), 1, "{backend:?}");
+        assert_eq!(
+            (settled[0].run_id.as_str(), settled[0].state),
+            (empty.as_str(), RunState::Succeeded)
+        );
+        assert_eq!(
+            s.run(&busy).await.expect("run").expect("run").state,
+            RunState::Queued
+        );
+    }
 }
