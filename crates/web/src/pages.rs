@@ -45,6 +45,8 @@ impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
 #[derive(Deserialize)]
 pub struct GridQuery {
     before: Option<String>,
+    /// The run the trigger button just created.
+    queued: Option<String>,
 }
 
 pub async fn runs(State(app): State<App>, Query(q): Query<GridQuery>) -> Result<Markup, PageError> {
@@ -69,6 +71,15 @@ pub async fn runs(State(app): State<App>, Query(q): Query<GridQuery>) -> Result<
         app.store.tasks_for_runs(&ids).await.or_page(&app)?
     };
     let total_runs = app.store.count_runs().await.or_page(&app)?;
+    let notice = q
+        .queued
+        .and_then(|id| runs.iter().find(|r| r.run_id == id))
+        .map(|r| {
+            format!(
+                "Run of {} queued: it starts as soon as a worker is free.",
+                r.logical_date
+            )
+        });
     let now = Utc::now();
     Ok(render::runs_grid(&GridView {
         project: &app.project_name,
@@ -82,6 +93,7 @@ pub async fn runs(State(app): State<App>, Query(q): Query<GridQuery>) -> Result<
             None
         },
         paged: before.is_some(),
+        notice: notice.as_deref(),
         today: now.date_naive(),
         now,
     }))
@@ -97,20 +109,55 @@ pub async fn trigger(
     Form(form): Form<TriggerForm>,
 ) -> Result<Redirect, PageError> {
     let date = ops::logical_date(form.logical_date.as_deref()).or_page(&app)?;
-    ops::trigger(&app, date, MANUAL).await.or_page(&app)?;
-    Ok(Redirect::to("/runs"))
+    let run = ops::trigger(&app, date, MANUAL).await.or_page(&app)?;
+    Ok(Redirect::to(&format!(
+        "/runs?queued={}",
+        render::path_segment(&run.run_id)
+    )))
 }
 
-pub async fn run(State(app): State<App>, Path(run_id): Path<String>) -> Result<Markup, PageError> {
+#[derive(Deserialize)]
+pub struct RunQuery {
+    /// What a task button just did (`retry` or `success`) and to which task.
+    done: Option<String>,
+    task: Option<String>,
+}
+
+pub async fn run(
+    State(app): State<App>,
+    Path(run_id): Path<String>,
+    Query(q): Query<RunQuery>,
+) -> Result<Markup, PageError> {
     let run = ops::run(&app, &run_id).await.or_page(&app)?;
     let tasks = app.store.tasks(&run_id).await.or_page(&app)?;
+    let task = q
+        .task
+        .as_deref()
+        .filter(|id| tasks.iter().any(|t| t.task_id == *id));
+    let notice = match (q.done.as_deref(), task) {
+        (Some("retry"), Some(t)) => Some(format!("{t} is queued again.")),
+        (Some("success"), Some(t)) => Some(format!(
+            "{t} is marked succeeded; the tasks it held back are queued again."
+        )),
+        _ => None,
+    };
     Ok(render::run_page(&RunView {
         project: &app.project_name,
         graph: &app.graph,
         run: &run,
         tasks: &tasks,
+        notice: notice.as_deref(),
         now: Utc::now(),
     }))
+}
+
+/// Back to the run's page, saying what was done.
+fn back_to_run(run_id: &str, done: &str, task_id: &str) -> Redirect {
+    Redirect::to(&format!(
+        "{}?done={done}&task={}",
+        render::run_url(run_id),
+        render::path_segment(task_id)
+    ))
 }
 
 pub async fn task_log(
@@ -133,7 +180,7 @@ pub async fn retry(
     Path((run_id, task_id)): Path<(String, String)>,
 ) -> Result<Redirect, PageError> {
     ops::retry(&app, &run_id, &task_id).await.or_page(&app)?;
-    Ok(Redirect::to(&render::run_url(&run_id)))
+    Ok(back_to_run(&run_id, "retry", &task_id))
 }
 
 pub async fn mark_success(
@@ -143,7 +190,7 @@ pub async fn mark_success(
     ops::mark_success(&app, &run_id, &task_id)
         .await
         .or_page(&app)?;
-    Ok(Redirect::to(&render::run_url(&run_id)))
+    Ok(back_to_run(&run_id, "success", &task_id))
 }
 
 pub async fn not_found(State(app): State<App>, uri: Uri) -> Response {

@@ -158,6 +158,14 @@ fn legend() -> Markup {
     }
 }
 
+fn notice(text: Option<&str>) -> Markup {
+    html! {
+        @if let Some(text) = text {
+            p.notice #notice role="status" { (text) }
+        }
+    }
+}
+
 fn state_badge(name: &str, label: &str) -> Markup {
     html! { span class={"badge s-" (name)} { (label) } }
 }
@@ -259,6 +267,8 @@ pub struct GridView<'a> {
     pub older: Option<&'a str>,
     /// Whether this is a page of older runs (so a link back to the newest is useful).
     pub paged: bool,
+    /// What the last button did, shown once above the grid.
+    pub notice: Option<&'a str>,
     pub today: NaiveDate,
     pub now: DateTime<Utc>,
 }
@@ -282,6 +292,7 @@ pub fn runs_grid(v: &GridView<'_>) -> Markup {
                 button #trigger-run type="submit" { "Trigger run" }
             }
         }
+        (notice(v.notice))
         (legend())
         @if columns.is_empty() {
             p.empty #no-runs {
@@ -357,6 +368,8 @@ pub struct RunView<'a> {
     pub graph: &'a AssetGraph,
     pub run: &'a RunRecord,
     pub tasks: &'a [TaskInstance],
+    /// What the last button did, shown once above the facts.
+    pub notice: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -396,6 +409,7 @@ pub fn run_page(v: &RunView<'_>) -> Markup {
     let body = html! {
         p.crumbs { a href="/runs" { "Runs" } " › " (run.run_id) }
         h1 { "Run of " (run.logical_date) " " (run_badge(run.state)) }
+        (notice(v.notice))
         dl.facts #run-facts data-run=(run.run_id) data-state=(run_state_name(run.state)) {
             dt { "Run id" } dd { code { (run.run_id) } }
             dt { "State" } dd { (run_badge(run.state)) }

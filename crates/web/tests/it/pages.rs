@@ -36,7 +36,6 @@ async fn the_trigger_form_adds_a_column_of_queued_cells() {
 
     let posted = s.post_form("/runs", "logical_date=2026-11-05").await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
-    assert_eq!(posted.location(), "/runs");
 
     let runs = s.get("/api/runs").await.json();
     let run_id = runs["runs"][0]["run_id"]
@@ -44,7 +43,9 @@ async fn the_trigger_form_adds_a_column_of_queued_cells() {
         .expect("a run")
         .to_owned();
     assert_eq!(runs["runs"][0]["logical_date"], "2026-11-05");
-    let grid = s.get("/runs").await.body;
+    assert_eq!(posted.location(), format!("/runs?queued={run_id}"));
+    let grid = s.get(posted.location()).await.body;
+    assert!(grid.contains("Run of 2026-11-05 queued"));
     assert_eq!(count(&grid, r#"class="cell s-queued""#), 7);
     assert!(grid.contains(&format!(
         r#"data-task="model.fct_orders" data-run="{run_id}" data-state="queued""#
@@ -121,8 +122,13 @@ async fn the_run_page_shows_tasks_and_its_buttons_act() {
         .post_form(&format!("/runs/{id}/tasks/land.orders.orders/retry"), "")
         .await;
     assert_eq!(retry.status, StatusCode::SEE_OTHER, "{}", retry.body);
-    assert_eq!(retry.location(), format!("/runs/{id}"));
+    assert_eq!(
+        retry.location(),
+        format!("/runs/{id}?done=retry&task=land.orders.orders")
+    );
     assert_eq!(s.task_state(&id, "land.orders.orders").await, "queued");
+    let after = s.get(retry.location()).await.body;
+    assert!(after.contains("land.orders.orders is queued again."));
 
     let mark = s
         .post_form(

@@ -16,6 +16,7 @@ fn grid_page() {
         total_runs: 60,
         older: Some("run-1"),
         paged: false,
+        notice: None,
         today: date(5),
         now: at(8, 1, 30),
     })
@@ -43,6 +44,7 @@ fn empty_grid_invites_a_first_run() {
         total_runs: 0,
         older: None,
         paged: false,
+        notice: None,
         today: date(5),
         now: at(8, 0, 0),
     })
@@ -68,6 +70,7 @@ fn run_page() {
         graph: &graph,
         run: &run,
         tasks: &run_tasks,
+        notice: Some("land.payments.payments is queued again."),
         now: at(9, 0, 0),
     })
     .into_string();
