@@ -142,11 +142,23 @@ impl AssetGraph {
             })
             .collect();
         let tasks = order(tasks.clone()).unwrap_or(tasks);
-        AssetGraph {
+        let mut graph = AssetGraph {
             tasks,
             paths,
             source_tables,
-        }
+        };
+        // Level by level, alphabetical within a level: still upstream before downstream, and
+        // the order a person scans the graph (and the grid's rows) in.
+        let level: BTreeMap<String, usize> = graph
+            .levels()
+            .iter()
+            .enumerate()
+            .flat_map(|(l, tasks)| tasks.iter().map(move |t| (t.id.clone(), l)))
+            .collect();
+        graph
+            .tasks
+            .sort_by_cached_key(|t| (level.get(&t.id).copied().unwrap_or(0), t.kind, t.id.clone()));
+        graph
     }
 
     pub fn from_tasks(tasks: Vec<TaskSpec>) -> Result<Self, OrchestrateError> {

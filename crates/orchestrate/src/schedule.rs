@@ -231,6 +231,31 @@ impl Scheduler {
         Ok(created)
     }
 
+    /// The scheduler loop of `pulse serve`: ticks and checks SLAs every `every` until
+    /// `shutdown` turns true, handing each SLA miss to `on_sla_miss` (the caller alerts). A
+    /// store error is logged and the loop goes on, so a database restart does not stop it.
+    pub async fn run(
+        &self,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+        every: std::time::Duration,
+        mut on_sla_miss: impl FnMut(&RunRecord) + Send,
+    ) {
+        while !*shutdown.borrow() {
+            let now = Utc::now();
+            if let Err(e) = self.tick(now).await {
+                tracing::error!("scheduler: {e}");
+            }
+            match self.check_sla(now).await {
+                Ok(missed) => missed.iter().for_each(&mut on_sla_miss),
+                Err(e) => tracing::error!("scheduler SLA check: {e}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                changed = shutdown.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
     /// Runs of schedules with an `sla` that have not finished within it of their start and
     /// were not reported before; each is marked `sla_missed` and returned once, for alerting.
     pub async fn check_sla(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, OrchestrateError> {

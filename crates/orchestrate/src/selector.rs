@@ -246,6 +246,13 @@ fn core_tasks(core: &str, graph: &AssetGraph) -> Result<BTreeSet<String>, String
             })
             .map(|t| t.id.clone())
             .collect()
+    } else if !core.contains(':') && core.contains('*') {
+        graph
+            .tasks
+            .iter()
+            .filter(|t| t.kind == TaskKind::Model && wildcard(core, &t.target))
+            .map(|t| t.id.clone())
+            .collect()
     } else if !core.contains(':') {
         let id = format!("model:{core}");
         graph.task(&id).map(|_| id).into_iter().collect()
@@ -257,6 +264,28 @@ fn core_tasks(core: &str, graph: &AssetGraph) -> Result<BTreeSet<String>, String
     } else {
         Ok(found)
     }
+}
+
+/// Shell-style `*` matching (dbt's `stg_orders__*`): any run of characters, nothing else special.
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = match parts.split_first() {
+        Some(x) => x,
+        None => return text.is_empty(),
+    };
+    let Some(mut remaining) = text.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    for part in middle {
+        match remaining.find(part) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
 #[cfg(test)]
@@ -373,6 +402,16 @@ mod tests {
             s.into_iter().collect::<Vec<_>>(),
             ["land:pay", "model:rpt", "model:stg_orders"]
         );
+    }
+
+    #[test]
+    fn wildcards_match_model_names() {
+        assert_eq!(sel("stg_*"), ["model:stg_orders", "model:stg_pay"]);
+        assert_eq!(sel("*_pay+"), ["model:fct", "model:rpt", "model:stg_pay"]);
+        assert!(graph().select("zz*", None).is_err());
+        assert!(wildcard("a*b*c", "axxbyyc") && !wildcard("a*b*c", "axxbyy"));
+        assert!(wildcard("*", "") && wildcard("ab", "ab") && !wildcard("ab", "abc"));
+        assert!(wildcard("a*a", "aa") && !wildcard("a*a", "a"));
     }
 
     #[test]

@@ -216,3 +216,35 @@ select = "+no_such_model"
     assert!(errors[1].message.contains("Europe/Berlln"), "{}", errors[1]);
     assert!(errors[2].message.contains("no_such_model"), "{}", errors[2]);
 }
+
+#[tokio::test]
+async fn the_scheduler_loop_starts_runs_until_told_to_stop() {
+    let t = open(crate::common::Backend::Sqlite).await;
+    let g = graph();
+    let mut cfg = daily(Catchup::Latest);
+    cfg.cron = "* * * * * *".into();
+    cfg.sla = Some(ConfigDuration::from_secs(0));
+    let s = Scheduler::new(t.store.clone(), &g, &[cfg], 1).expect("s");
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let missed = std::sync::Mutex::new(Vec::new());
+    let stopper = async {
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        stop.send(true).expect("stop");
+    };
+    tokio::join!(
+        s.run(rx, Duration::from_millis(100), |r| missed
+            .lock()
+            .expect("lock")
+            .push(r.run_id.clone())),
+        stopper
+    );
+    let runs = t.store.count_runs().await.expect("count");
+    assert!((2..=4).contains(&runs), "one run per second fired: {runs}");
+    let missed = missed.into_inner().expect("lock");
+    assert!(
+        !missed.is_empty(),
+        "a zero SLA is missed by every unfinished run"
+    );
+    let unique: std::collections::BTreeSet<_> = missed.iter().collect();
+    assert_eq!(unique.len(), missed.len(), "each miss reported once");
+}
