@@ -59,6 +59,30 @@ impl TaskLog {
     }
 }
 
+/// Tells a runner that its attempt was given up (timed out, or its lease was lost). The
+/// runner's future is dropped then, but work it handed to other threads (a blocking query)
+/// goes on unless it checks this and stops.
+#[derive(Clone)]
+pub struct Cancel(tokio::sync::watch::Receiver<bool>);
+
+impl Cancel {
+    /// A signal and the sender that raises it.
+    pub fn new() -> (tokio::sync::watch::Sender<bool>, Cancel) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (tx, Cancel(rx))
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes when the attempt is given up (or its executor is gone).
+    pub async fn cancelled(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
 /// What a runner gets for one attempt of one task.
 #[derive(Clone)]
 pub struct TaskContext {
@@ -69,6 +93,7 @@ pub struct TaskContext {
     pub logical_date: NaiveDate,
     pub attempt: u32,
     pub log: TaskLog,
+    pub cancel: Cancel,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -390,6 +415,7 @@ async fn attempt(
         "attempt {} of {} started on {}",
         task.attempt, task.max_attempts, opts.worker_id
     ));
+    let (cancel_tx, cancel) = Cancel::new();
     let ctx = TaskContext {
         run_id: task.run_id.clone(),
         task_id: task.task_id.clone(),
@@ -398,6 +424,7 @@ async fn attempt(
         logical_date,
         attempt: task.attempt,
         log: log.clone(),
+        cancel,
     };
     let started = Instant::now();
     let work = std::panic::AssertUnwindSafe(runner.run(ctx)).catch_unwind();
@@ -406,11 +433,15 @@ async fn attempt(
             Ok(Ok(Ok(out))) => Ok(out),
             Ok(Ok(Err(e))) => Err(e),
             Ok(Err(panic)) => Err(format!("the task panicked: {}", panic_message(&panic))),
-            Err(_) => Err(format!("timed out after {}", human(opts.timeout))),
+            Err(_) => {
+                let _ = cancel_tx.send(true);
+                Err(format!("timed out after {}", human(opts.timeout)))
+            }
         },
         lost = keep_lease(&store, &task, &opts) => {
             // Someone else owns the task now (our lease expired, it was reaped and maybe
             // claimed again): stop and record nothing, so it never counts twice.
+            let _ = cancel_tx.send(true);
             log.warn(format!("lease lost ({lost}); this worker stops the attempt"));
             return;
         }

@@ -15,7 +15,7 @@ pub mod store;
 
 pub use error::OrchestrateError;
 pub use executor::{
-    Executor, ExecutorOptions, TaskContext, TaskLog, TaskOutput, TaskRunner, backoff_delay,
+    Cancel, Executor, ExecutorOptions, TaskContext, TaskLog, TaskOutput, TaskRunner, backoff_delay,
 };
 pub use graph::{AssetGraph, TaskKind, TaskSpec};
 pub use schedule::{Schedule, Scheduler, check_schedules, due_fires, logical_date_for};

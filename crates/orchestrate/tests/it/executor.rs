@@ -363,3 +363,53 @@ async fn backfill_of_seven_dates_keeps_two_runs_active() {
         }
     }
 }
+
+/// A runner whose work goes on in a thread of its own, as a blocking query would; it stops when
+/// the executor gives the attempt up.
+struct Blocking(Arc<std::sync::atomic::AtomicBool>);
+
+impl pulse_orchestrate::TaskRunner for Blocking {
+    fn run(
+        &self,
+        ctx: pulse_orchestrate::TaskContext,
+    ) -> futures::future::BoxFuture<'static, Result<pulse_orchestrate::TaskOutput, String>> {
+        let stopped = self.0.clone();
+        Box::pin(async move {
+            let cancel = ctx.cancel.clone();
+            let work = tokio::task::spawn_blocking(move || {
+                let until = std::time::Instant::now() + Duration::from_secs(20);
+                while std::time::Instant::now() < until {
+                    if cancel.is_cancelled() {
+                        stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            });
+            let _ = work.await;
+            Ok(pulse_orchestrate::TaskOutput::default())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_attempt_tells_its_background_work_to_stop() {
+    let t = open(Backend::Sqlite).await;
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let run = run_of(&t.store, vec![spec("long", &[])], 1).await;
+    let mut opts = fast_options("w1");
+    opts.timeout = Duration::from_millis(200);
+    let ex = Executor::new(t.store.clone(), Arc::new(Blocking(stopped.clone())), opts);
+    assert_eq!(
+        ex.drive_run(&run).await.expect("drive").state,
+        RunState::Failed
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the blocking work was never told to stop"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
