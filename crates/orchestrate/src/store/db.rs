@@ -106,12 +106,29 @@ pub(crate) fn transaction<T>(
     }
 }
 
+/// The PostgreSQL connection went away (server restart, network): the next statement
+/// reconnects, so the operation can simply be tried again.
+pub(crate) fn is_connection_lost(e: &OrchestrateError) -> bool {
+    let OrchestrateError::Postgres(pg) = e else {
+        return false;
+    };
+    // Class 57 (operator intervention: the server shuts down or the backend was terminated)
+    // and class 08 (connection exception) end the session.
+    pg.is_closed()
+        || pg
+            .code()
+            .is_some_and(|c| c.code().starts_with("57") || c.code().starts_with("08"))
+}
+
 fn is_transient(e: &OrchestrateError) -> bool {
     match e {
-        OrchestrateError::Postgres(pg) => pg.code().is_some_and(|c| {
-            *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
-                || *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
-        }),
+        OrchestrateError::Postgres(pg) => {
+            is_connection_lost(e)
+                || pg.code().is_some_and(|c| {
+                    *c == tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                        || *c == tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                })
+        }
         OrchestrateError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
             f.code,
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
@@ -205,6 +222,8 @@ pub(crate) struct PgDb {
     url: String,
     client: tokio_postgres::Client,
     statements: HashMap<String, tokio_postgres::Statement>,
+    /// Set when a statement found the session ended, before the client itself may know.
+    broken: bool,
 }
 
 fn pg_connect(
@@ -234,18 +253,30 @@ impl PgDb {
             url: url.to_string(),
             client,
             statements: HashMap::new(),
+            broken: false,
         })
     }
 
     /// A long-running worker outlives a server restart: a closed connection is opened again
     /// before the next statement (its transaction, if any, was rolled back by the server).
     fn ensure_connected(&mut self) -> Result<(), OrchestrateError> {
-        if self.client.is_closed() {
+        if self.broken || self.client.is_closed() {
             tracing::warn!("metadata store connection lost; reconnecting");
             self.client = pg_connect(&self.rt, &self.url)?;
             self.statements.clear();
+            self.broken = false;
         }
         Ok(())
+    }
+
+    fn note<T>(&mut self, r: Result<T, tokio_postgres::Error>) -> Result<T, OrchestrateError> {
+        let r = r.map_err(OrchestrateError::from);
+        if let Err(e) = &r
+            && is_connection_lost(e)
+        {
+            self.broken = true;
+        }
+        r
     }
 
     fn statement(&mut self, sql: &str) -> Result<tokio_postgres::Statement, OrchestrateError> {
@@ -253,7 +284,8 @@ impl PgDb {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.rt.block_on(self.client.prepare(sql))?;
+        let prepared = self.rt.block_on(self.client.prepare(sql));
+        let s = self.note(prepared)?;
         self.statements.insert(sql.to_string(), s.clone());
         Ok(s)
     }
@@ -291,9 +323,10 @@ impl Db for PgDb {
         use tokio_postgres::types::Type;
         let stmt = self.statement(sql)?;
         let owned = bind_pg(params);
-        let rows = self
+        let result = self
             .rt
-            .block_on(self.client.query(&stmt, &param_refs(&owned)))?;
+            .block_on(self.client.query(&stmt, &param_refs(&owned)));
+        let rows = self.note(result)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut r = Vec::with_capacity(row.len());
@@ -320,14 +353,16 @@ impl Db for PgDb {
     fn execute(&mut self, sql: &str, params: &[P]) -> Result<u64, OrchestrateError> {
         let stmt = self.statement(sql)?;
         let owned = bind_pg(params);
-        Ok(self
+        let result = self
             .rt
-            .block_on(self.client.execute(&stmt, &param_refs(&owned)))?)
+            .block_on(self.client.execute(&stmt, &param_refs(&owned)));
+        self.note(result)
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), OrchestrateError> {
         self.ensure_connected()?;
-        Ok(self.rt.block_on(self.client.batch_execute(sql))?)
+        let result = self.rt.block_on(self.client.batch_execute(sql));
+        self.note(result)
     }
 }
 

@@ -535,11 +535,18 @@ impl Store {
         self.worker.call(move |db| transaction(db, &mut f)).await
     }
 
+    /// One statement outside a transaction; tried a second time when the first found the
+    /// connection closed (the second reconnects).
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut dyn Db) -> Result<T, OrchestrateError> + Send + 'static,
+        mut f: impl FnMut(&mut dyn Db) -> Result<T, OrchestrateError> + Send + 'static,
     ) -> Result<T, OrchestrateError> {
-        self.worker.call(f).await
+        self.worker
+            .call(move |db| match f(db) {
+                Err(e) if db::is_connection_lost(&e) => f(db),
+                other => other,
+            })
+            .await
     }
 
     /// A new run with every task queued.

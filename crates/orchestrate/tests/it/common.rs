@@ -15,6 +15,8 @@ pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 pub struct TestStore {
     pub store: Store,
     pub url: String,
+    /// PostgreSQL: the schema, also the connections' application name.
+    pub pg_schema_name: Option<String>,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<String>,
 }
@@ -79,6 +81,7 @@ pub async fn open(backend: Backend) -> TestStore {
             TestStore {
                 store,
                 url,
+                pg_schema_name: None,
                 _dir: Some(dir),
                 pg_schema: None,
             }
@@ -98,13 +101,16 @@ pub async fn open(backend: Backend) -> TestStore {
                 .batch_execute(&format!("CREATE SCHEMA {schema}"))
                 .await
                 .expect("create test schema");
-            let url = format!("{PG_URL}?options=-csearch_path%3D{schema}");
+            // The application name lets a test find this store's own server connection.
+            let url =
+                format!("{PG_URL}?options=-csearch_path%3D{schema}&application_name={schema}");
             let store = Store::open(&url, std::path::Path::new("."))
                 .await
                 .expect("open postgres store");
             TestStore {
                 store,
                 url,
+                pg_schema_name: Some(schema.clone()),
                 _dir: None,
                 pg_schema: Some(schema),
             }

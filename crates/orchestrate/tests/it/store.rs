@@ -529,3 +529,39 @@ async fn runs_without_open_tasks_are_settled() {
         );
     }
 }
+
+/// A worker outlives a PostgreSQL restart: its connection is terminated by the server and the
+/// next operations reconnect.
+#[tokio::test]
+async fn a_terminated_postgres_connection_is_reopened() {
+    let t = open(Backend::Postgres).await;
+    let s = &t.store;
+    let run = new_run(s, diamond(), 1).await;
+    let (admin, conn) = tokio_postgres::connect(crate::common::PG_URL, tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(conn);
+    let name = t.pg_schema_name.clone().expect("postgres");
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(killed.len(), 1, "the store's one connection");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(s.run(&run).await.expect("read after a restart").is_some());
+    // Again, now with a transaction as the first operation after it.
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(killed.len(), 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(claim_ids(s, &run, "w").await, ["a", "x"]);
+    assert_eq!(s.count_runs().await.expect("count"), 1);
+}
