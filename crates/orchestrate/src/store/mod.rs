@@ -346,27 +346,58 @@ fn insert_run(
         ],
     )?;
     let attempts = i64::from(new.max_attempts.max(1));
-    for (seq, t) in new.tasks.iter().enumerate() {
-        db.execute(
-            "INSERT INTO task_instances (run_id, task_id, seq, kind, target, state, attempt, max_attempts, tries, upstream, queued_at, rows_out, bytes_out) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6, $7, $8, 0, 0)",
-            &[
-                P::t(run_id),
+    // Many rows per statement: a run of hundreds of tasks is a few round trips, not hundreds.
+    const ROWS: usize = 200;
+    let numbered: Vec<(usize, &TaskSpec)> = new.tasks.iter().enumerate().collect();
+    for chunk in numbered.chunks(ROWS) {
+        let mut params = vec![P::t(run_id), P::I(attempts), P::I(now)];
+        let mut values = Vec::with_capacity(chunk.len());
+        for (seq, t) in chunk {
+            let n = params.len();
+            values.push(format!(
+                "($1, ${}, ${}, ${}, ${}, 'queued', 0, $2, $2, ${}, $3, 0, 0)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+            params.extend([
                 P::t(&t.id),
-                P::I(seq as i64),
+                P::I(*seq as i64),
                 P::t(t.kind.as_str()),
                 P::t(&t.target),
-                P::I(attempts),
                 P::T(serde_json::to_string(&t.upstream).unwrap_or_else(|_| "[]".into())),
-                P::I(now),
-            ],
-        )?;
-        for u in &t.upstream {
-            db.execute(
-                "INSERT INTO task_deps (run_id, task_id, upstream_id) VALUES ($1, $2, $3)",
-                &[P::t(run_id), P::t(&t.id), P::t(u)],
-            )?;
+            ]);
         }
+        db.execute(
+            &format!(
+                "INSERT INTO task_instances (run_id, task_id, seq, kind, target, state, attempt, max_attempts, tries, upstream, queued_at, rows_out, bytes_out) VALUES {}",
+                values.join(", ")
+            ),
+            &params,
+        )?;
+    }
+    let edges: Vec<(&str, &str)> = new
+        .tasks
+        .iter()
+        .flat_map(|t| t.upstream.iter().map(move |u| (t.id.as_str(), u.as_str())))
+        .collect();
+    for chunk in edges.chunks(ROWS) {
+        let mut params = vec![P::t(run_id)];
+        let mut values = Vec::with_capacity(chunk.len());
+        for (task, up) in chunk {
+            let n = params.len();
+            values.push(format!("($1, ${}, ${})", n + 1, n + 2));
+            params.extend([P::t(task), P::t(up)]);
+        }
+        db.execute(
+            &format!(
+                "INSERT INTO task_deps (run_id, task_id, upstream_id) VALUES {}",
+                values.join(", ")
+            ),
+            &params,
+        )?;
     }
     require_run(db, run_id)
 }

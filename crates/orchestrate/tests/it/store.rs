@@ -565,3 +565,32 @@ async fn a_terminated_postgres_connection_is_reopened() {
     assert_eq!(claim_ids(s, &run, "w").await, ["a", "x"]);
     assert_eq!(s.count_runs().await.expect("count"), 1);
 }
+
+#[tokio::test]
+async fn a_run_of_many_tasks_is_stored_whole() {
+    for backend in BACKENDS {
+        let t = open(backend).await;
+        let s = &t.store;
+        // More tasks and edges than one insert statement carries.
+        let ids: Vec<String> = (0..450).map(|i| format!("t{i:03}")).collect();
+        let tasks: Vec<TaskSpec> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let ups: Vec<&str> = ids[i.saturating_sub(2)..i]
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                spec(id, &ups)
+            })
+            .collect();
+        let run = new_run(s, tasks.clone(), 2).await;
+        let stored = s.tasks(&run).await.expect("tasks");
+        assert_eq!(stored.len(), 450, "{backend:?}");
+        for (want, got) in tasks.iter().zip(&stored) {
+            assert_eq!((&want.id, &want.upstream), (&got.task_id, &got.upstream));
+        }
+        // The dependency rows are there too: only the first task is ready.
+        assert_eq!(claim_ids(s, &run, "w").await, ["t000"]);
+    }
+}
