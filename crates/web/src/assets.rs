@@ -32,7 +32,9 @@ pub async fn js() -> Response {
 }
 
 /// Everything the pages load comes from this server, so the browser may refuse anything else;
-/// no referrer keeps a `/login?token=` address from leaking to other sites.
+/// a same-origin referrer policy keeps a `/login?token=` address from leaking to other sites
+/// (not `no-referrer`: under it browsers send `Origin: null` with our own form posts, which the
+/// same-origin check must then refuse).
 pub async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
@@ -47,7 +49,7 @@ pub async fn security_headers(mut resp: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }

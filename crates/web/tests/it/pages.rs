@@ -202,3 +202,20 @@ async fn the_grid_stays_fast_with_10000_runs() {
         assert_eq!(count(&page.body, r#"class="run-head""#), 25, "{uri}");
     }
 }
+
+#[tokio::test]
+async fn pages_keep_to_their_own_origin() {
+    let s = server::start(None, 3).await;
+    let page = s.get("/runs").await;
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("ASCII");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("form-action 'self'"),
+        "{csp}"
+    );
+    // `no-referrer` would make browsers send `Origin: null` with our own form posts, which the
+    // cross-origin check refuses; a real Chromium showed it.
+    assert_eq!(page.headers["referrer-policy"], "same-origin");
+    assert_eq!(page.headers["x-content-type-options"], "nosniff");
+}
