@@ -50,6 +50,23 @@ impl Serialize for ConfigDuration {
     }
 }
 
+fn at_least_one<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = usize::deserialize(d)?;
+    if n == 0 {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(n)
+}
+
+/// A zero lease or timeout would expire every task at once.
+fn not_zero<'de, D: Deserializer<'de>>(d: D) -> Result<ConfigDuration, D::Error> {
+    let v = ConfigDuration::deserialize(d)?;
+    if v.0.is_zero() {
+        return Err(serde::de::Error::custom("must be longer than 0s"));
+    }
+    Ok(v)
+}
+
 /// `[orchestrator]`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -57,6 +74,7 @@ pub struct OrchestratorConfig {
     /// `sqlite://path` (relative to the project folder) or `postgres://…`.
     pub metadata: String,
     /// Tasks at once per worker.
+    #[serde(deserialize_with = "at_least_one")]
     pub parallelism: usize,
     /// Extra attempts after the first.
     pub retries: u32,
@@ -64,11 +82,14 @@ pub struct OrchestratorConfig {
     pub retry_delay: ConfigDuration,
     pub max_retry_delay: ConfigDuration,
     /// Per task attempt.
+    #[serde(deserialize_with = "not_zero")]
     pub timeout: ConfigDuration,
     /// Runs at once (bounds a backfill).
+    #[serde(deserialize_with = "at_least_one")]
     pub max_active_runs: usize,
     /// How long a running task stays claimed without a heartbeat; heartbeats renew it every
     /// third of it, so a worker that dies is noticed after at most this long.
+    #[serde(deserialize_with = "not_zero")]
     pub lease: ConfigDuration,
 }
 
@@ -191,6 +212,32 @@ select = "+fct_orders"
         let e = crate::load::parse_toml::<ProjectConfig>(Path::new("pulse.toml"), text)
             .expect_err("must fail");
         assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn zero_parallelism_and_lease_are_refused_with_lines() {
+        for (text, line, needle) in [
+            (
+                "name = \"x\"\n[orchestrator]\nparallelism = 0\n",
+                3,
+                "at least 1",
+            ),
+            (
+                "name = \"x\"\n[orchestrator]\n\nmax_active_runs = 0\n",
+                4,
+                "at least 1",
+            ),
+            (
+                "name = \"x\"\n[orchestrator]\nlease = \"0s\"\n",
+                3,
+                "longer than 0s",
+            ),
+        ] {
+            let e = crate::load::parse_toml::<ProjectConfig>(Path::new("pulse.toml"), text)
+                .expect_err("must fail");
+            assert_eq!(e.line, Some(line), "{e}");
+            assert!(e.message.contains(needle), "{e}");
+        }
     }
 
     #[test]
