@@ -413,3 +413,30 @@ async fn a_timed_out_attempt_tells_its_background_work_to_stop() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_task_lets_its_dependants_run() {
+    let t = open(Backend::Sqlite).await;
+    let runner = Arc::new(ScriptedRunner::new(Duration::ZERO).with(
+        "nothing_new",
+        Script {
+            skip: true,
+            ..Default::default()
+        },
+    ));
+    let run = run_of(
+        &t.store,
+        vec![spec("nothing_new", &[]), spec("after", &["nothing_new"])],
+        1,
+    )
+    .await;
+    let rec = executor(&t.store, &runner, 2)
+        .drive_run(&run)
+        .await
+        .expect("drive");
+    assert_eq!(rec.state, RunState::Succeeded);
+    let tasks = t.store.tasks(&run).await.expect("tasks");
+    assert_eq!(tasks[0].state, TaskState::Skipped);
+    assert_eq!(tasks[1].state, TaskState::Succeeded);
+    assert_eq!(runner.ran("after").len(), 1);
+}

@@ -1,4 +1,6 @@
-//! Two workers sharing one PostgreSQL store split a run of 200 tasks; none runs twice.
+//! Two workers sharing one store split a run of 200 tasks; none runs twice. PostgreSQL is the
+//! setup for several machines; SQLite is checked too because two processes on one machine
+//! (`pulse run` beside `pulse serve`) share its file the same way.
 
 use crate::common::{Backend, ScriptedRunner, Shared, fast_options, open, spec};
 use chrono::NaiveDate;
@@ -9,7 +11,16 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_postgres_run_each_of_200_tasks_once() {
-    let t = open(Backend::Postgres).await;
+    two_workers(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_sqlite_file_run_each_of_200_tasks_once() {
+    two_workers(Backend::Sqlite).await;
+}
+
+async fn two_workers(backend: Backend) {
+    let t = open(backend).await;
     // 50 chains of four: plenty of parallel work, and dependencies that cross workers.
     let mut tasks: Vec<TaskSpec> = Vec::new();
     for c in 0..50 {
