@@ -717,11 +717,29 @@ async fn land_files(
         .iter()
         .map(|f| (f.abs.clone(), f.display.clone(), f.bytes))
         .collect();
-    let known = state.arrow_schema();
+    let file_column = table.file_column.clone();
+    // The file column is ours, not the files': inference must not look for it in them.
+    let known = state
+        .arrow_schema()
+        .map(|s| without_column(&s, file_column.as_deref()));
     let csv_opts = CsvOptions::from_config(table).map_err(|e| LakeError::ingest(&label, e))?;
     let out = landing
         .drive(input_bytes, move |sink| {
-            read_inputs(connector, &inputs, known, csv_opts, sink)
+            let mut out = read_inputs(
+                connector,
+                &inputs,
+                known,
+                csv_opts,
+                &mut FileColumnSink {
+                    inner: sink,
+                    column: file_column.clone(),
+                    file: String::new(),
+                },
+            )?;
+            if let Some(column) = &file_column {
+                out.schema = out.schema.map(|s| with_file_column(&s, column));
+            }
+            Ok(out)
         })
         .await?;
     outcome.schema = out.schema;
@@ -733,13 +751,94 @@ async fn land_files(
     landing.commit(outcome, state).await
 }
 
+fn without_column(schema: &Schema, column: Option<&str>) -> SchemaRef {
+    match column {
+        Some(c) => Arc::new(Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .filter(|f| f.name() != c)
+                .cloned()
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        )),
+        None => Arc::new(schema.clone()),
+    }
+}
+
+fn with_file_column(schema: &Schema, column: &str) -> SchemaRef {
+    let mut fields: Vec<arrow::datatypes::FieldRef> = schema
+        .fields()
+        .iter()
+        .filter(|f| f.name() != column)
+        .cloned()
+        .collect();
+    fields.push(Arc::new(arrow::datatypes::Field::new(
+        column,
+        arrow::datatypes::DataType::Utf8,
+        false,
+    )));
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// Adds the file column (when the table has one) to every batch read from the current file.
+struct FileColumnSink<'a> {
+    inner: &'a mut ChannelSink,
+    column: Option<String>,
+    /// The file being read, as shown to the user (relative to the project).
+    file: String,
+}
+
+impl FileColumnSink<'_> {
+    fn start_file(&mut self, display: &str, base: u64) {
+        self.file = display.to_string();
+        self.inner.base = base;
+    }
+}
+
+impl Sink for FileColumnSink<'_> {
+    fn batch(&mut self, batch: RecordBatch) -> Result<(), IngestError> {
+        let Some(column) = &self.column else {
+            return self.inner.batch(batch);
+        };
+        if batch.schema().column_with_name(column).is_some() {
+            return Err(IngestError::Invalid {
+                path: self.file.clone(),
+                message: format!(
+                    "the file has a column `{column}`, the name the table's `file_column` gives the file name; choose another `file_column`"
+                ),
+            });
+        }
+        let schema = with_file_column(&batch.schema(), column);
+        let names = arrow::array::StringArray::from_iter_values(std::iter::repeat_n(
+            self.file.as_str(),
+            batch.num_rows(),
+        ));
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(names));
+        let batch = RecordBatch::try_new(schema, columns).map_err(|e| IngestError::Invalid {
+            path: self.file.clone(),
+            message: format!("adding the file column: {e}"),
+        })?;
+        self.inner.batch(batch)
+    }
+
+    fn malformed(&mut self, record: Malformed) -> Result<(), IngestError> {
+        self.inner.malformed(record)
+    }
+
+    fn progress(&mut self, bytes_read: u64) {
+        self.inner.progress(bytes_read);
+    }
+}
+
 /// The reader job of a file landing, on the blocking thread.
 fn read_inputs(
     connector: ConnectorKind,
     inputs: &[(PathBuf, String, u64)],
     known: Option<SchemaRef>,
     csv_opts: CsvOptions,
-    sink: &mut ChannelSink,
+    sink: &mut FileColumnSink<'_>,
 ) -> Result<JobOut, IngestError> {
     use pulse_ingest::{csv, files, jsonl, parquet_file, schema::merge_schemas};
     let mut out = JobOut::default();
@@ -752,15 +851,19 @@ fn read_inputs(
                 schema = Some(jsonl::infer_schema(abs, display, schema.as_ref())?);
             }
             let schema = Arc::new(schema.unwrap_or_else(Schema::empty));
+            let mut done = 0;
             for (abs, display, bytes) in inputs {
+                sink.start_file(display, done);
                 jsonl::read_jsonl(abs, display, schema.clone(), DEFAULT_BATCH_ROWS, sink)?;
-                sink.base += bytes;
+                done += bytes;
             }
             out.schema = Some(schema);
         }
         ConnectorKind::Csv => {
             let mut merged: Option<Schema> = known.map(|s| s.as_ref().clone());
+            let mut done = 0;
             for (abs, display, bytes) in inputs {
+                sink.start_file(display, done);
                 let schema = Arc::new(csv::infer_schema(abs, display, csv_opts, merged.as_ref())?);
                 csv::read_csv(
                     abs,
@@ -770,7 +873,7 @@ fn read_inputs(
                     DEFAULT_BATCH_ROWS,
                     sink,
                 )?;
-                sink.base += bytes;
+                done += bytes;
                 merged = Some(match merged {
                     Some(m) => merge_schemas(&m, &schema),
                     None => schema.as_ref().clone(),
@@ -779,9 +882,11 @@ fn read_inputs(
             out.schema = merged.map(Arc::new);
         }
         ConnectorKind::Parquet => {
+            let mut done = 0;
             for (abs, display, bytes) in inputs {
+                sink.start_file(display, done);
                 let read = parquet_file::read_parquet(abs, display, DEFAULT_BATCH_ROWS, sink)?;
-                sink.base += bytes;
+                done += bytes;
                 out.schema.get_or_insert(read.schema);
             }
         }
@@ -790,7 +895,7 @@ fn read_inputs(
                 .iter()
                 .map(|(a, d, _)| (a.clone(), d.clone()))
                 .collect();
-            files::read_files(&pairs, DEFAULT_BATCH_ROWS, sink)?;
+            files::read_files(&pairs, DEFAULT_BATCH_ROWS, sink.inner)?;
             out.schema = Some(files::schema());
         }
         ConnectorKind::Sqlite | ConnectorKind::Postgres | ConnectorKind::Mysql => {

@@ -163,6 +163,11 @@ pub struct SourceTableConfig {
     /// is a single column).
     #[serde(default)]
     pub split_by: Option<String>,
+    /// File connectors: a column added to every row naming the file it came from (its path
+    /// relative to the project), as ingestion tools do, so checks can compare a row with the file
+    /// it arrived in (late events) and analysts can trace a row to its file.
+    #[serde(default)]
+    pub file_column: Option<String>,
     /// CSV only: the field delimiter (default `,`).
     #[serde(default)]
     pub delimiter: Option<char>,

@@ -186,6 +186,16 @@ fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
         let line_of = |needle: &str| text.find(needle).map(|p| line_of_offset(&text, p));
         if config.connector.is_file_based() {
             for table in &config.tables {
+                if table.file_column.is_some() && config.connector == crate::ConnectorKind::Files {
+                    errors.push(ProjectError::new(
+                        &file,
+                        line_of("file_column"),
+                        format!(
+                            "table `{}`: a files source already names each row's file in its `path` column; remove `file_column`",
+                            table.name
+                        ),
+                    ));
+                }
                 if table.path.is_none() {
                     errors.push(ProjectError::new(
                         &file,
@@ -198,7 +208,18 @@ fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
                     ));
                 }
             }
-        } else if config.connector.is_server() {
+        } else if let Some(table) = config.tables.iter().find(|t| t.file_column.is_some()) {
+            errors.push(ProjectError::new(
+                &file,
+                line_of("file_column"),
+                format!(
+                    "table `{}`: `file_column` is for file sources; a {} source has no files",
+                    table.name,
+                    config.connector.as_str()
+                ),
+            ));
+        }
+        if config.connector.is_server() {
             if config.url.is_none() {
                 errors.push(ProjectError::new(
                     &file,
@@ -209,7 +230,7 @@ fn load_sources(root: &Path, errors: &mut Vec<ProjectError>) -> Vec<Source> {
                     ),
                 ));
             }
-        } else if config.path.is_none() {
+        } else if !config.connector.is_file_based() && config.path.is_none() {
             errors.push(ProjectError::new(
                 &file,
                 line_of("connector"),
