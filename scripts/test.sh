@@ -12,4 +12,11 @@ fi
 # PostgreSQL and MariaDB for the connector tests: started or installed when not running.
 bash scripts/services.sh
 
+# Headless Chromium for the web UI tests (Debian's package).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  as_root=""; [ "$(id -u)" = 0 ] || as_root=sudo
+  $as_root apt-get update -qq
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 cargo test --workspace --locked "$@"

@@ -36,6 +36,179 @@ pub struct BenchArgs {
     /// With --postgres: rows of the benchmark table (made once in schema `pulse_bench`).
     #[arg(long, default_value_t = 2_000_000)]
     pub postgres_rows: u64,
+    /// Instead: what 20 expectations cost on the largest table (GA4 events): its pipeline
+    /// (land, validate, staging model) without expectations and with 20, on the same data.
+    #[arg(long)]
+    pub expectations: bool,
+}
+
+/// The 20 expectations of the expectations bench: the example's own four on GA4 events and
+/// sixteen more of the kinds teams write first (nulls, sets, ranges, lengths, statistics).
+const GA4_TWENTY_EXPECTATIONS: &str = r#"
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_be_null"
+column = "event_timestamp"
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_be_null"
+column = "event_name"
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_be_null"
+column = "event_date"
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_be_null"
+column = "_file"
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_be_in_set"
+column = "event_name"
+value_set = ["session_start", "page_view", "view_item", "add_to_cart", "begin_checkout", "purchase"]
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_be_in_set"
+column = "event_name"
+value_set = ["", "(not set)"]
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_be_between"
+column = "event_timestamp"
+min_value = 1600000000000000
+max_value = 2000000000000000
+
+[[tables.expectations]]
+expectation = "expect_column_value_lengths_to_equal"
+column = "event_date"
+value = 8
+
+[[tables.expectations]]
+expectation = "expect_column_value_lengths_to_be_between"
+column = "user_pseudo_id"
+min_value = 1
+max_value = 64
+
+[[tables.expectations]]
+expectation = "expect_column_value_lengths_to_be_between"
+column = "user_id"
+max_value = 64
+
+[[tables.expectations]]
+expectation = "expect_column_values_to_not_match_regex"
+column = "event_name"
+regex = '\s'
+
+[[tables.expectations]]
+expectation = "expect_column_min_to_be_between"
+column = "event_timestamp"
+min_value = 1600000000000000
+
+[[tables.expectations]]
+expectation = "expect_column_max_to_be_between"
+column = "event_timestamp"
+max_value = 2000000000000000
+
+[[tables.expectations]]
+expectation = "expect_column_proportion_of_unique_values_to_be_between"
+column = "user_pseudo_id"
+min_value = 0.0
+max_value = 1.0
+
+[[tables.expectations]]
+expectation = "expect_table_row_count_to_be_between"
+min_value = 1
+
+[[tables.expectations]]
+expectation = "expect_table_column_count_to_be_between"
+min_value = 5
+max_value = 50
+"#;
+
+#[derive(Serialize)]
+struct ExpectationsBench {
+    table: &'static str,
+    raw_input_bytes: u64,
+    rows: u64,
+    expectations: usize,
+    seconds_without: f64,
+    seconds_with: f64,
+    validate_seconds: f64,
+    overhead_percent: f64,
+    peak_rss_bytes: Option<u64>,
+}
+
+/// Runs the GA4 events' own pipeline (`+stg_ga4__events`) on freshly landed data, once without
+/// expectations and once with twenty, and reports what the expectations add.
+async fn expectations_bench(a: &BenchArgs, quiet: bool) -> Result<()> {
+    let ga4 = a.dir.join("sources/ga4.toml");
+    let original = std::fs::read_to_string(&ga4)?;
+    let without: String = match original.find("[[tables.expectations]]") {
+        Some(i) => original[..i].to_string(),
+        None => original.clone(),
+    };
+    let with = format!("{original}{GA4_TWENTY_EXPECTATIONS}");
+    let mut timings = Vec::new();
+    for (variant, text) in [("without", &without), ("with", &with)] {
+        for state in ["lake", "warehouse", ".pulse"] {
+            let p = a.dir.join(state);
+            if p.exists() {
+                std::fs::remove_dir_all(&p)?;
+            }
+        }
+        std::fs::write(&ga4, text)?;
+        let project = crate::load_project(&a.dir)?;
+        reset_peak_rss();
+        let summary = pipeline::run(
+            &project,
+            &PipelineOptions {
+                quiet,
+                select: Some("+stg_ga4__events".to_string()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        if !summary.succeeded {
+            crate::output::print_run_summary(&summary);
+            bail!("the GA4 pipeline failed during the expectations bench ({variant})");
+        }
+        let count = project
+            .source("ga4")
+            .and_then(|s| s.expectations.get("events"))
+            .map(Vec::len)
+            .unwrap_or(0);
+        timings.push((summary, count, sysinfo::peak_rss_bytes()));
+    }
+    std::fs::write(&ga4, original)?;
+    let (without, _, _) = &timings[0];
+    let (with, count, peak) = &timings[1];
+    let report = ExpectationsBench {
+        table: "ga4.events",
+        raw_input_bytes: with.input_bytes,
+        rows: with.landings.iter().map(|l| l.rows).sum(),
+        expectations: *count,
+        seconds_without: without.total_seconds,
+        seconds_with: with.total_seconds,
+        validate_seconds: with.validate_seconds,
+        overhead_percent: (with.total_seconds / without.total_seconds.max(1e-9) - 1.0) * 100.0,
+        peak_rss_bytes: *peak,
+    };
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        _ => println!(
+            "{} ({} raw, {} rows): land + staging model {:.2}s without expectations, {:.2}s with {} \
+             (validation {:.2}s): +{:.1}%; peak RSS {}",
+            report.table,
+            human_bytes(report.raw_input_bytes),
+            report.rows,
+            report.seconds_without,
+            report.seconds_with,
+            report.expectations,
+            report.validate_seconds,
+            report.overhead_percent,
+            report.peak_rss_bytes.map(human_bytes).unwrap_or_default()
+        ),
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -106,6 +279,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     let t = Instant::now();
     let generated = pipeline::generate_with_progress(&gen_opts, &a.dir.join("data"), quiet)?;
     let gen_seconds = t.elapsed().as_secs_f64();
+    if a.expectations {
+        return expectations_bench(&a, quiet).await;
+    }
     let gen_rows: u64 = generated.rows.values().sum();
     let gen_stage = Stage {
         stage: "generate",
@@ -138,7 +314,9 @@ pub async fn run(a: BenchArgs) -> Result<()> {
     let input = summary.input_bytes;
     let land_rows: u64 = summary.landings.iter().map(|l| l.rows).sum();
     let model_rows: u64 = summary.models.iter().map(|m| m.rows).sum();
-    let e2e_seconds = summary.land_seconds + summary.transform_seconds;
+    // Tasks of different stages overlap now (independent tasks run in parallel): the end to
+    // end time is the run's wall clock, and each stage's is the span of its tasks.
+    let e2e_seconds = summary.total_seconds;
     let stages = vec![
         gen_stage,
         Stage {

@@ -6,7 +6,9 @@ mod output;
 mod pipeline;
 mod quality;
 mod scaffold;
+mod serve;
 mod sysinfo;
+mod tasks;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
@@ -33,6 +35,12 @@ enum Command {
     Validate(ProjectArg),
     /// Run the pipeline: land every source in the raw lake, then build the models into the warehouse.
     Run(RunArgs),
+    /// Run the pipeline once for each logical date of a range, a bounded number of runs at once.
+    Backfill(BackfillArgs),
+    /// Print the task graph the project implies (land, validate, model), or the selected part.
+    Graph(GraphArgs),
+    /// The long-running process: scheduler, workers and the web UI with the runs grid.
+    Serve(serve::ServeArgs),
     /// Check the expectations of sources and models on the data as it is; results are stored.
     /// Exits 1 when an error-severity expectation fails.
     Test(TestArgs),
@@ -119,14 +127,64 @@ struct RunArgs {
     /// The logical date: incremental models replace only this date's partition.
     #[arg(long)]
     date: Option<NaiveDate>,
-    /// Build only these models (comma separated); sources still land.
-    #[arg(long, value_delimiter = ',')]
-    select: Option<Vec<String>>,
+    /// Only these tasks, in dbt's graph syntax: `+fct_orders`, `stg_orders+`, `tag:finance`,
+    /// `source:orders`; space separated for union, comma for intersection.
+    #[arg(long)]
+    select: Option<String>,
+    /// Leave these out (same syntax).
+    #[arg(long)]
+    exclude: Option<String>,
+    /// Re-run only what failed or never ran in this earlier run (its id from `pulse run`).
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["date", "select", "exclude"])]
+    resume: Option<String>,
     /// Rebuild models even when nothing they read has changed.
     #[arg(long)]
     full_refresh: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+#[derive(Args)]
+struct BackfillArgs {
+    #[arg(long, short = 'p', default_value = ".")]
+    project: PathBuf,
+    /// The first logical date.
+    #[arg(long)]
+    from: NaiveDate,
+    /// The last logical date (included).
+    #[arg(long)]
+    to: NaiveDate,
+    /// Runs at once (default: `max_active_runs` of `[orchestrator]`).
+    #[arg(long)]
+    max_active_runs: Option<usize>,
+    /// Only these tasks (dbt's graph syntax).
+    #[arg(long)]
+    select: Option<String>,
+    #[arg(long)]
+    exclude: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    #[arg(long, short = 'p', default_value = ".")]
+    project: PathBuf,
+    /// Only these tasks (dbt's graph syntax: `+fct_orders`, `stg_orders+`, `tag:x`, `source:x`).
+    #[arg(long)]
+    select: Option<String>,
+    #[arg(long)]
+    exclude: Option<String>,
+    /// `table` prints the tasks level by level; `dot` is Graphviz; `json` lists tasks and edges.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Table)]
+    format: GraphFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Table,
+    Dot,
+    Json,
 }
 
 #[derive(Args)]
@@ -160,6 +218,12 @@ struct DemoArgs {
     days: u32,
     #[arg(long, default_value_t = 400)]
     orders_per_day: u32,
+    /// Where the web UI listens after the run.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Stop after the run instead of serving the web UI.
+    #[arg(long)]
+    no_serve: bool,
 }
 
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
@@ -232,7 +296,9 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             let project = load_project(&a.project)?;
             let opts = pipeline::PipelineOptions {
                 logical_date: a.date,
-                select: a.select.map(|s| s.into_iter().collect()),
+                select: a.select,
+                exclude: a.exclude,
+                resume: a.resume,
                 full_refresh: a.full_refresh,
                 quiet: a.format == Format::Json,
             };
@@ -247,6 +313,19 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Backfill(a) => backfill(a).await,
+        Command::Graph(a) => {
+            let project = load_project(&a.project)?;
+            let graph =
+                pipeline::selected_graph(&project, a.select.as_deref(), a.exclude.as_deref())?;
+            match a.format {
+                GraphFormat::Table => print!("{}", graph.render_text()),
+                GraphFormat::Dot => print!("{}", graph.to_dot()),
+                GraphFormat::Json => println!("{}", serde_json::to_string_pretty(&graph.tasks)?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(a) => serve::serve(a).await,
         Command::Test(a) => {
             let project = load_project(&a.project)?;
             let passed = quality::test(
@@ -279,9 +358,76 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
     }
 }
 
+async fn backfill(a: BackfillArgs) -> Result<ExitCode> {
+    if a.to < a.from {
+        anyhow::bail!("--to {} is before --from {}", a.to, a.from);
+    }
+    let project = std::sync::Arc::new(load_project(&a.project)?);
+    let graph = pipeline::selected_graph(&project, a.select.as_deref(), a.exclude.as_deref())?;
+    let store = pipeline::open_store(&project).await?;
+    let config = &project.config.orchestrator;
+    let days = (a.to - a.from).num_days() as u64 + 1;
+    let quiet = a.format == Format::Json;
+    let pb = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new(days * graph.tasks.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} backfill [{bar:30}] {pos}/{len} tasks {elapsed:>4} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        pb
+    };
+    let runner = std::sync::Arc::new(tasks::ProjectRunner::new(
+        project.clone(),
+        false,
+        Some(pb.clone()),
+    ));
+    let executor = pulse_orchestrate::Executor::new(
+        store.clone(),
+        std::sync::Arc::new(tasks::Runner {
+            inner: runner,
+            store: store.clone(),
+        }),
+        pulse_orchestrate::ExecutorOptions::from_config(config),
+    );
+    let runs = executor
+        .backfill(
+            &graph,
+            a.from,
+            a.to,
+            a.max_active_runs.unwrap_or(config.max_active_runs).max(1),
+            config.retries + 1,
+        )
+        .await?;
+    pb.finish_and_clear();
+    let ok = runs
+        .iter()
+        .all(|r| r.state == pulse_orchestrate::RunState::Succeeded);
+    match a.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&runs)?),
+        _ => {
+            for r in &runs {
+                println!("{}  {}  {}", r.logical_date, r.state.as_str(), r.run_id);
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 pub fn load_project(dir: &Path) -> Result<pulse_project::Project> {
     // The error lists every mistake with its file and line; nothing to add to it.
-    pulse_project::Project::load(dir).map_err(|e| anyhow::anyhow!("{e}"))
+    let project = pulse_project::Project::load(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Cron expressions and time zones are the orchestrator's to read.
+    pulse_orchestrate::check_schedules(&project).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(project)
 }
 
 fn generate(a: GenerateArgs) -> Result<()> {
@@ -428,7 +574,7 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
     }
     let project = load_project(&a.dir)?;
     let summary = pipeline::run(&project, &pipeline::PipelineOptions::default()).await?;
-    println!("3/3 ran the pipeline");
+    println!("3/3 ran the pipeline (run {})", summary.run_id);
     output::print_run_summary(&summary);
     if !summary.succeeded {
         return Ok(ExitCode::FAILURE);
@@ -439,5 +585,10 @@ async fn demo(a: DemoArgs) -> Result<ExitCode> {
         "\nexplore: pulse sql --project {} \"select city, count(*) from fct_orders group by 1\"",
         a.dir.display()
     );
-    Ok(ExitCode::SUCCESS)
+    if a.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    drop(engine);
+    println!("\nserving the runs UI; stop with Ctrl-C");
+    serve::serve(serve::ServeArgs::for_demo(&a.dir, a.addr)).await
 }

@@ -1,27 +1,35 @@
-//! One run of the pipeline: land every source table in the raw lake, then build the models.
-//! The orchestrator will take this over; until then it is the composition root of the data flow.
+//! One run of the pipeline, through the orchestrator: land the sources in the raw lake,
+//! validate them, build the models. The composition root of the data flow.
 
+use crate::tasks::{Collected, ProjectRunner, Runner};
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use pulse_lake::{Lake, LandingReport, RunContext};
+use pulse_lake::{Lake, LandingReport};
+use pulse_orchestrate::{
+    AssetGraph, Executor, ExecutorOptions, NewRun, RunRecord, RunState, Store, TaskKind, TaskState,
+};
 use pulse_project::Project;
-use pulse_transform::{Engine, ModelEvent, Outcome, RunOptions};
+use pulse_project::secrets::redact_url;
+use pulse_transform::Engine;
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
 
 #[derive(Debug, Default, Clone)]
 pub struct PipelineOptions {
     pub logical_date: Option<NaiveDate>,
-    pub select: Option<BTreeSet<String>>,
+    /// dbt's graph selector syntax over the project's tasks.
+    pub select: Option<String>,
+    pub exclude: Option<String>,
+    /// Finish this earlier run instead of starting one.
+    pub resume: Option<String>,
     pub full_refresh: bool,
     /// No progress bars (JSON output, tests).
     pub quiet: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LandingRow {
     pub source: String,
     pub table: String,
@@ -37,7 +45,7 @@ pub struct LandingRow {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ModelRow {
     pub model: String,
     pub materialized: String,
@@ -64,6 +72,25 @@ pub struct RunSummary {
     pub validate_seconds: f64,
     pub transform_seconds: f64,
     pub total_seconds: f64,
+}
+
+impl LandingRow {
+    pub fn failed(source: &str, table: &str, error: String) -> Self {
+        LandingRow {
+            source: source.to_string(),
+            table: table.to_string(),
+            status: "failed".into(),
+            rows: 0,
+            input_bytes: 0,
+            output_bytes: 0,
+            files_seen: 0,
+            files_skipped: 0,
+            malformed_rows: 0,
+            malformed_path: None,
+            seconds: 0.0,
+            error: Some(error),
+        }
+    }
 }
 
 fn bar(len: u64, quiet: bool, what: &str) -> ProgressBar {
@@ -104,6 +131,25 @@ pub async fn open_engine(project: &Project) -> Result<Engine> {
     })?;
     engine.register_quarantine_tables(project).await?;
     // Models read the clean rows of a source table that quarantined some, and so does `pulse sql`.
+    apply_clean_views(project, &engine).await?;
+    Ok(engine)
+}
+
+/// The engine the tasks of a run share: every source table that has landed and can be read,
+/// every model built before (models not built yet are left out, their tasks build them), and
+/// the clean views of source tables whose latest validation quarantined rows.
+pub async fn open_engine_lenient(project: &Project) -> Result<Engine> {
+    let engine = Engine::open(project).await?;
+    let lake = Lake::open(&project.config.lake.url, &project.root)?;
+    // Tables whose landings no longer fit together fail in their land task, with the reason.
+    let _unreadable = register_each_source(project, &lake, &engine).await?;
+    let _not_built = engine.register_models_available(project).await;
+    engine.register_quarantine_tables(project).await?;
+    apply_clean_views(project, &engine).await?;
+    Ok(engine)
+}
+
+async fn apply_clean_views(project: &Project, engine: &Engine) -> Result<()> {
     let latest = crate::quality::store(project).latest_by_dataset()?;
     for source in &project.sources {
         for (table, expectations) in &source.expectations {
@@ -122,7 +168,7 @@ pub async fn open_engine(project: &Project) -> Result<Engine> {
             }
         }
     }
-    Ok(engine)
+    Ok(())
 }
 
 /// Registers every source table that has landed at least once.
@@ -179,7 +225,7 @@ async fn register_each_source(
 /// A column whose type differs between landings of a table: its landings no longer mean one
 /// thing, so the models reading it must not run until someone decides (cast in staging, or
 /// re-land). Names the column, both types and the runs where each was seen.
-async fn type_change(lake: &Lake, source: &str, table: &str) -> Result<Option<String>> {
+pub(crate) async fn type_change(lake: &Lake, source: &str, table: &str) -> Result<Option<String>> {
     let mut manifests = lake.manifests(source, table).await?;
     manifests.sort_by(|a, b| {
         a.created_at
@@ -208,171 +254,206 @@ async fn type_change(lake: &Lake, source: &str, table: &str) -> Result<Option<St
     Ok(None)
 }
 
+/// One run of the whole project (or the selected part of its graph) through the orchestrator:
+/// the run and its tasks are recorded in the metadata store, tasks run in parallel up to the
+/// configured limit, with retries, and `pulse run --resume` can finish it later.
 pub async fn run(project: &Project, opts: &PipelineOptions) -> Result<RunSummary> {
-    let started = Instant::now();
-    let run_id = new_run_id();
-    let lake = Lake::open(&project.config.lake.url, &project.root)?;
-    let ctx = RunContext {
-        run_id: run_id.clone(),
-        ingest_date: opts.logical_date.unwrap_or_else(|| Utc::now().date_naive()),
-    };
-
-    // Extract: every source table lands; a failure is recorded and blocks only its dependants.
-    let total_tables: usize = project.sources.iter().map(|s| s.config.tables.len()).sum();
-    let pb = bar(total_tables as u64, opts.quiet, "landing");
-    let mut landings = Vec::new();
-    let mut failed_sources = BTreeSet::new();
-    for source in &project.sources {
-        // A source lands as a whole: database servers are read in one snapshot per source.
-        pb.set_message(source.name.clone());
-        let t0 = Instant::now();
-        let progress_bar = pb.clone();
-        let source_name = source.name.clone();
-        let progress = move |table: &str, p: pulse_lake::LandProgress| {
-            let pulse_lake::LandProgress::Bytes { done, .. } = p;
-            progress_bar.set_message(format!(
-                "{source_name}.{table} {}",
-                crate::output::human_bytes(done)
-            ));
-        };
-        let results = lake.land_source(project, source, &ctx, &progress).await;
-        for (table_name, result) in results {
-            if let Ok(r) = &result {
-                for w in &r.warnings {
-                    tracing::warn!(source = %source.name, table = %table_name, "{w}");
-                }
-            }
-            landings.push(match result {
-                Ok(r) => landing_row(r, &project.root),
-                Err(e) => {
-                    failed_sources.insert(format!("{}.{}", source.name, table_name));
-                    LandingRow {
-                        source: source.name.clone(),
-                        table: table_name.clone(),
-                        status: "failed".into(),
-                        rows: 0,
-                        input_bytes: 0,
-                        output_bytes: 0,
-                        files_seen: 0,
-                        files_skipped: 0,
-                        malformed_rows: 0,
-                        malformed_path: None,
-                        seconds: t0.elapsed().as_secs_f64(),
-                        error: Some(e.to_string()),
+    let project = Arc::new(project.clone());
+    let store = open_store(&project).await?;
+    let graph = selected_graph(&project, opts.select.as_deref(), opts.exclude.as_deref())?;
+    let config = &project.config.orchestrator;
+    let run = match &opts.resume {
+        Some(run_id) => {
+            store
+                .run(run_id)
+                .await?
+                .with_context(|| format!("no run `{run_id}` in the metadata store"))?;
+            store.resume_run(run_id).await?;
+            store
+                .run(run_id)
+                .await?
+                .with_context(|| format!("no run `{run_id}` in the metadata store"))?
+        }
+        None => {
+            store
+                .create_run(NewRun {
+                    logical_date: opts.logical_date.unwrap_or_else(|| Utc::now().date_naive()),
+                    trigger: if opts.logical_date.is_some() {
+                        "cli-date"
+                    } else {
+                        "cli"
                     }
-                }
-            });
-            pb.inc(1);
+                    .to_string(),
+                    schedule: None,
+                    tasks: graph.tasks.clone(),
+                    max_attempts: config.retries + 1,
+                })
+                .await?
         }
-    }
+    };
+    let total = store.tasks(&run.run_id).await?.len() as u64;
+    let pb = bar(total, opts.quiet, "tasks");
+    let runner = Arc::new(ProjectRunner::new(
+        project.clone(),
+        opts.full_refresh,
+        Some(pb.clone()),
+    ));
+    let executor = Executor::new(
+        store.clone(),
+        Arc::new(Runner {
+            inner: runner.clone(),
+            store: store.clone(),
+        }),
+        ExecutorOptions::from_config(config),
+    );
+    let finished = executor.drive_run(&run.run_id).await?;
     pb.finish_and_clear();
-    let land_seconds = started.elapsed().as_secs_f64();
+    let collected = runner.take_collected(&run.run_id);
+    summarize(&project, &store, &finished, collected).await
+}
 
-    // Transform: models in dependency order over what has landed.
-    let t_transform = Instant::now();
-    let engine = Engine::open(project).await?;
-    // A table whose landings cannot be read together (a column changed type between runs)
-    // fails with the reason; only the models that read it are held back.
-    for (label, message) in register_each_source(project, &lake, &engine).await? {
-        if let Some(row) = landings
-            .iter_mut()
-            .find(|l| format!("{}.{}", l.source, l.table) == label)
-        {
-            row.status = "failed".into();
-            row.error = Some(message);
-        }
-        failed_sources.insert(label);
-    }
-
-    // Validate: each landed source table's expectations; failing rows are quarantined and an
-    // error-severity failure stops the models that read the table.
-    let t_validate = Instant::now();
-    let store = crate::quality::store(project);
-    let history = store.previous_row_counts()?;
-    let previous = store.latest_by_dataset()?;
-    let (mut quality, blocked, fresh) = crate::quality::validate_sources(
-        &engine,
-        project,
-        &failed_sources,
-        &history,
-        &previous,
-        true,
-        None,
-    )
-    .await?;
-    failed_sources.extend(blocked);
-    let validate_seconds = t_validate.elapsed().as_secs_f64();
-    let run_opts = RunOptions {
-        logical_date: opts.logical_date,
-        full_refresh: opts.full_refresh,
-        select: opts.select.clone(),
-        failed_sources,
-        validate: true,
-        previous_row_counts: history,
-    };
-    let pb = bar(project.models.len() as u64, opts.quiet, "models");
-    let on_event = |e: ModelEvent<'_>| match e {
-        ModelEvent::Started { model, .. } => pb.set_message(model.to_string()),
-        ModelEvent::Finished(_) => pb.inc(1),
-    };
-    let reports = pulse_transform::run_models(&engine, project, &run_opts, &on_event)
+pub async fn open_store(project: &Project) -> Result<Store> {
+    let url = &project.config.orchestrator.metadata;
+    Store::open(url, &project.root)
         .await
-        .context("building the models")?;
-    pb.finish_and_clear();
-    let validated_models = reports.iter().filter(|r| r.validation.is_some()).count();
-    quality.extend(reports.iter().filter_map(|r| r.validation.clone()));
-    let quality_failed = quality.iter().any(|d| !d.blocking().is_empty());
-    // A run that validated nothing afresh leaves the results (and the warehouse) as they were.
-    if fresh + validated_models > 0 {
-        store.save(&pulse_quality::QualityRun::new(
-            &run_id,
-            &Utc::now().to_rfc3339(),
-            "run",
-            quality.clone(),
-        ))?;
+        .with_context(|| format!("opening the metadata store {}", redact_url(url)))
+}
+
+/// The project's graph, or the part a dbt-style selector picks.
+pub fn selected_graph(
+    project: &Project,
+    select: Option<&str>,
+    exclude: Option<&str>,
+) -> Result<AssetGraph> {
+    let graph = AssetGraph::from_project(project);
+    if select.is_none() && exclude.is_none() {
+        return Ok(graph);
     }
-    let models: Vec<ModelRow> = reports
-        .into_iter()
-        .map(|r| {
-            let (status, error) = match r.outcome {
-                Outcome::Built => ("built".to_string(), None),
-                Outcome::Unchanged => ("unchanged".to_string(), None),
-                Outcome::Failed(e) => ("failed".to_string(), Some(e)),
-                Outcome::UpstreamFailed(u) => {
-                    ("upstream_failed".to_string(), Some(format!("{u} failed")))
+    let ids = graph.select(select.unwrap_or("*"), exclude)?;
+    Ok(graph.restrict(&ids))
+}
+
+/// The summary of a finished run: what its tasks reported in this process, and for tasks that
+/// did not run here (upstream failed, or finished in an earlier attempt of a resumed run) their
+/// state from the store.
+pub async fn summarize(
+    project: &Project,
+    store: &Store,
+    run: &RunRecord,
+    mut collected: Collected,
+) -> Result<RunSummary> {
+    let tasks = store.tasks(&run.run_id).await?;
+    for t in &tasks {
+        if t.kind != TaskKind::Model
+            || collected.models.iter().any(|m| m.model == t.target)
+            || !matches!(
+                t.state,
+                TaskState::UpstreamFailed
+                    | TaskState::Failed
+                    | TaskState::Succeeded
+                    | TaskState::Skipped
+            )
+        {
+            continue;
+        }
+        let upstream_failure = || {
+            // The first failed task above it, as the user knows it.
+            let mut frontier: Vec<&str> = t.upstream.iter().map(String::as_str).collect();
+            while let Some(id) = frontier.pop() {
+                if let Some(u) = tasks.iter().find(|u| u.task_id == id) {
+                    if u.state == TaskState::Failed {
+                        return Some(match u.kind {
+                            TaskKind::Model => u.target.clone(),
+                            _ => format!("source {}", u.target),
+                        });
+                    }
+                    frontier.extend(u.upstream.iter().map(String::as_str));
                 }
-            };
-            ModelRow {
-                model: r.model,
-                materialized: r.materialized.as_str().to_string(),
-                partition: r.partition,
-                status,
-                rows: r.rows,
-                seconds: r.seconds,
-                error,
             }
-        })
-        .collect();
-    let succeeded = !quality_failed
-        && landings.iter().all(|l| l.error.is_none())
-        && models.iter().all(|m| m.error.is_none());
+            None
+        };
+        let (status, error) = match t.state {
+            TaskState::UpstreamFailed => (
+                "upstream_failed",
+                Some(format!(
+                    "{} failed",
+                    upstream_failure().unwrap_or_else(|| "an upstream task".into())
+                )),
+            ),
+            TaskState::Failed => ("failed", t.error.clone()),
+            TaskState::Skipped => ("unchanged", None),
+            _ => ("built", None),
+        };
+        collected.models.push(ModelRow {
+            model: t.target.clone(),
+            materialized: project
+                .model(&t.target)
+                .map(|m| m.config.materialized.as_str().to_string())
+                .unwrap_or_default(),
+            partition: None,
+            status: status.to_string(),
+            rows: t.rows,
+            seconds: 0.0,
+            error,
+        });
+    }
+    // Models in the project's order, as before the orchestrator.
+    let order: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).collect();
+    collected.models.sort_by_key(|m| {
+        order
+            .iter()
+            .position(|n| *n == m.model)
+            .unwrap_or(usize::MAX)
+    });
+    // A failed land task's tables that never reported (the task failed before landing).
+    for t in tasks.iter().filter(|t| t.kind == TaskKind::Land) {
+        if t.state == TaskState::Failed && !collected.landings.iter().any(|l| l.source == t.target)
+        {
+            collected.landings.push(LandingRow::failed(
+                &t.target,
+                "*",
+                t.error.clone().unwrap_or_else(|| "failed".into()),
+            ));
+        }
+    }
+    let seconds_of = |kind: TaskKind| -> f64 {
+        let spans: Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = tasks
+            .iter()
+            .filter(|t| t.kind == kind)
+            .filter_map(|t| Some((t.started_at?, t.ended_at?)))
+            .collect();
+        let start = spans.iter().map(|s| s.0).min();
+        let end = spans.iter().map(|s| s.1).max();
+        match (start, end) {
+            (Some(s), Some(e)) => (e - s).num_milliseconds().max(0) as f64 / 1000.0,
+            _ => 0.0,
+        }
+    };
+    let total_seconds = match (run.started_at, run.ended_at) {
+        (Some(s), Some(e)) => (e - s).num_milliseconds().max(0) as f64 / 1000.0,
+        _ => 0.0,
+    };
+    let quality_failed = tasks
+        .iter()
+        .any(|t| t.kind == TaskKind::Validate && t.state == TaskState::Failed);
+    let succeeded = run.state == RunState::Succeeded && !quality_failed;
     Ok(RunSummary {
-        run_id,
+        run_id: run.run_id.clone(),
         project: project.config.name.clone(),
-        logical_date: opts.logical_date,
+        logical_date: Some(run.logical_date),
         succeeded,
-        input_bytes: landings.iter().map(|l| l.input_bytes).sum(),
-        landings,
-        models,
-        quality,
-        land_seconds,
-        validate_seconds,
-        transform_seconds: t_transform.elapsed().as_secs_f64(),
-        total_seconds: started.elapsed().as_secs_f64(),
+        input_bytes: collected.landings.iter().map(|l| l.input_bytes).sum(),
+        landings: collected.landings,
+        models: collected.models,
+        quality: collected.quality,
+        land_seconds: seconds_of(TaskKind::Land),
+        validate_seconds: seconds_of(TaskKind::Validate),
+        transform_seconds: seconds_of(TaskKind::Model) + seconds_of(TaskKind::Validate),
+        total_seconds,
     })
 }
 
-fn landing_row(r: LandingReport, project_root: &Path) -> LandingRow {
+pub(crate) fn landing_row(r: LandingReport, project_root: &Path) -> LandingRow {
     // Paths inside the project read better relative to it, as the user typed it.
     let root = std::fs::canonicalize(project_root).unwrap_or_else(|_| project_root.to_path_buf());
     let malformed_path = r.malformed_path.map(|p| {

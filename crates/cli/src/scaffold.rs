@@ -52,7 +52,10 @@ pub fn init(dir: &Path, example: Option<Example>) -> Result<()> {
                 std::fs::create_dir_all(dir.join(sub))?;
             }
             std::fs::write(dir.join("pulse.toml"), EMPTY_PULSE_TOML)?;
-            std::fs::write(dir.join(".gitignore"), "lake/\nwarehouse/\ndata/\n")?;
+            std::fs::write(
+                dir.join(".gitignore"),
+                "lake/\nwarehouse/\ndata/\n.pulse/\n",
+            )?;
             Ok(())
         }
     }

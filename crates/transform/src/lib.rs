@@ -13,7 +13,7 @@ pub mod validate;
 pub mod warehouse;
 
 pub use error::{Result, TransformError};
-pub use models::{ModelEvent, ModelReport, Outcome, RunOptions, run_models};
+pub use models::{ModelEvent, ModelReport, Outcome, RunOptions, run_model, run_models};
 pub use session::Engine;
 pub use validate::{ValidateOptions, Validation};
 pub use warehouse::Warehouse;

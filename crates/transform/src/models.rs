@@ -132,17 +132,7 @@ pub async fn run_models(
                         && r.outcome == Outcome::Built
                         && !model.expectations.is_empty()
                     {
-                        let vopts = crate::validate::ValidateOptions {
-                            context: pulse_quality::EvaluationContext {
-                                now_unix: Utc::now().timestamp(),
-                                previous_row_counts: opts
-                                    .previous_row_counts
-                                    .get(&model.name)
-                                    .cloned()
-                                    .unwrap_or_default(),
-                            },
-                            ..Default::default()
-                        };
+                        let vopts = model_validate_options(model, opts);
                         match engine.validate_model(model, &vopts).await {
                             Ok(summary) => {
                                 let blocking: Vec<String> =
@@ -183,6 +173,61 @@ pub async fn run_models(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Builds one model (and checks its expectations) as a task of the orchestrator: whatever it
+/// reads must already be registered in `engine`; upstream failures are the orchestrator's to
+/// handle. Several models may be built at once on one engine: each records its build in the
+/// warehouse state under a lock, on top of what the others recorded meanwhile.
+pub async fn run_model(
+    engine: &Engine,
+    project: &Project,
+    name: &str,
+    opts: &RunOptions,
+) -> Result<ModelReport> {
+    let model = project
+        .model(name)
+        .ok_or_else(|| TransformError::Warehouse {
+            url: engine.warehouse.url().to_string(),
+            message: format!("no model named `{name}` in the project"),
+        })?;
+    let started = Instant::now();
+    let mut snapshot = engine.warehouse.load_state()?;
+    let before = snapshot.clone();
+    let mut report = build_model(engine, project, model, opts, &mut snapshot).await?;
+    {
+        let _guard = engine.state_lock.lock().await;
+        let mut state = engine.warehouse.load_state()?;
+        for (key, record) in snapshot.builds {
+            if before.builds.get(&key) != Some(&record) {
+                state.builds.insert(key, record);
+            }
+        }
+        engine.warehouse.save_state(&state)?;
+    }
+    if opts.validate && report.outcome == Outcome::Built && !model.expectations.is_empty() {
+        let summary = engine
+            .validate_model(model, &model_validate_options(model, opts))
+            .await?;
+        report.rows = report.rows.saturating_sub(summary.quarantined_rows);
+        report.validation = Some(summary);
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn model_validate_options(model: &Model, opts: &RunOptions) -> crate::validate::ValidateOptions {
+    crate::validate::ValidateOptions {
+        context: pulse_quality::EvaluationContext {
+            now_unix: Utc::now().timestamp(),
+            previous_row_counts: opts
+                .previous_row_counts
+                .get(&model.name)
+                .cloned()
+                .unwrap_or_default(),
+        },
+        ..Default::default()
+    }
 }
 
 async fn build_model(

@@ -33,6 +33,8 @@ pub struct Engine {
     pub(crate) warehouse: Warehouse,
     /// A fingerprint of what each registered source table reads, for skipping unchanged models.
     pub(crate) source_fingerprints: Mutex<BTreeMap<String, String>>,
+    /// Models built side by side each record their build in the one warehouse state file.
+    pub(crate) state_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -58,6 +60,7 @@ impl Engine {
             ctx,
             warehouse,
             source_fingerprints: Mutex::new(BTreeMap::new()),
+            state_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -100,7 +103,13 @@ impl Engine {
         let provider: Arc<dyn datafusion::catalog::TableProvider> =
             Arc::new(ListingTable::try_new(config).map_err(|e| err(e.to_string()))?);
         // `table__raw` always reads everything landed; `table` is what models read, and becomes
-        // a view of the clean rows when expectations quarantine some.
+        // a view of the clean rows when expectations quarantine some. Registering again (after
+        // a new landing) replaces both, so the clean view is made again by validation.
+        for name in [raw_name(table), table.to_string()] {
+            schema
+                .deregister_table(&name)
+                .map_err(|e| err(e.to_string()))?;
+        }
         schema
             .register_table(raw_name(table), provider.clone())
             .map_err(|e| err(e.to_string()))?;
@@ -164,6 +173,21 @@ impl Engine {
             crate::models::register_existing(self, model).await?;
         }
         Ok(())
+    }
+
+    /// Like [`Engine::register_models`], but a model that cannot be registered (a view over a
+    /// source that has not landed) is returned with the reason instead of stopping the others.
+    pub async fn register_models_available(
+        &self,
+        project: &Project,
+    ) -> Vec<(String, crate::TransformError)> {
+        let mut failed = Vec::new();
+        for model in &project.models {
+            if let Err(e) = crate::models::register_existing(self, model).await {
+                failed.push((model.name.clone(), e));
+            }
+        }
+        failed
     }
 
     /// Runs a query and collects its result.

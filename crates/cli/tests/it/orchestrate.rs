@@ -1,0 +1,153 @@
+//! The orchestrator through the CLI: the graph the example implies, a run recorded in the
+//! metadata store, a failed model resumed after its fix without re-running what succeeded,
+//! and a backfill of several logical dates.
+
+use super::{ok, pulse, run_json};
+use serde_json::Value;
+
+fn tiny_example(dir: &std::path::Path) -> String {
+    let root = dir.join("fd");
+    let project = root.to_str().expect("utf8").to_string();
+    ok(&["init", "--example", "food-delivery", &project]);
+    ok(&[
+        "generate",
+        "--project",
+        &project,
+        "--days",
+        "2",
+        "--orders-per-day",
+        "40",
+        "--photos",
+        "2",
+    ]);
+    project
+}
+
+fn task_ids(graph: &Value) -> Vec<String> {
+    graph
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn graph_run_resume_and_backfill() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let project = tiny_example(dir.path());
+
+    let all: Value =
+        serde_json::from_str(&ok(&["graph", "--project", &project, "--format", "json"]))
+            .expect("graph json");
+    let ids = task_ids(&all);
+    for id in [
+        "land:orders",
+        "land:ga4",
+        "validate:payments.payments",
+        "model:stg_orders__orders",
+        "model:fct_orders",
+    ] {
+        assert!(ids.contains(&id.to_string()), "{id} missing from {ids:?}");
+    }
+    // Every task comes after the tasks it depends on.
+    for (i, t) in all.as_array().expect("tasks").iter().enumerate() {
+        for u in t["upstream"].as_array().expect("upstream") {
+            let j = ids.iter().position(|x| x == u.as_str().expect("id"));
+            assert!(j.is_some_and(|j| j < i), "{u} after {}", t["id"]);
+        }
+    }
+    let upstream_of_orders: Value = serde_json::from_str(&ok(&[
+        "graph",
+        "--project",
+        &project,
+        "--select",
+        "+stg_payments__payments",
+        "--format",
+        "json",
+    ]))
+    .expect("graph json");
+    let selected = task_ids(&upstream_of_orders);
+    assert_eq!(
+        selected,
+        [
+            "land:payments",
+            "validate:payments.payments",
+            "model:stg_payments__payments"
+        ],
+        "{selected:?}"
+    );
+
+    // A model that fails: the run fails, that model and only what reads it are not built.
+    let sql = std::path::Path::new(&project).join("models/marts/fct_support_tickets.sql");
+    let good = std::fs::read_to_string(&sql).expect("model sql");
+    std::fs::write(
+        &sql,
+        "select no_such_column from {{ ref('stg_support__tickets') }}",
+    )
+    .expect("break model");
+    let out = pulse(&["run", "--project", &project, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let failed: Value = serde_json::from_slice(&out.stdout).expect("summary json");
+    let status = |summary: &Value, model: &str| -> String {
+        summary["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|m| m["model"] == model)
+            .and_then(|m| m["status"].as_str())
+            .unwrap_or("absent")
+            .to_string()
+    };
+    assert_eq!(
+        status(&failed, "fct_support_tickets"),
+        "failed",
+        "{failed:#}"
+    );
+    assert_eq!(status(&failed, "fct_orders"), "built");
+    let run_id = failed["run_id"].as_str().expect("run id").to_string();
+
+    // Fixed and resumed: only the failed task runs; nothing lands again.
+    std::fs::write(&sql, good).expect("fix model");
+    let resumed = run_json(&project, &["--resume", &run_id]);
+    assert_eq!(resumed["run_id"], Value::from(run_id.clone()));
+    assert_eq!(resumed["succeeded"], Value::Bool(true), "{resumed:#}");
+    assert_eq!(status(&resumed, "fct_support_tickets"), "built");
+    assert_eq!(
+        resumed["landings"].as_array().map(Vec::len),
+        Some(0),
+        "{resumed:#}"
+    );
+    let unknown = pulse(&["run", "--project", &project, "--resume", "no-such-run"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no run `no-such-run`"),
+        "{unknown:?}"
+    );
+
+    // Three logical dates, at most two runs at once, each its own recorded run.
+    let runs: Value = serde_json::from_str(&ok(&[
+        "backfill",
+        "--project",
+        &project,
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-03",
+        "--max-active-runs",
+        "2",
+        "--format",
+        "json",
+    ]))
+    .expect("backfill json");
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 3);
+    let mut dates: Vec<&str> = runs
+        .iter()
+        .map(|r| r["logical_date"].as_str().expect("date"))
+        .collect();
+    dates.sort_unstable();
+    assert_eq!(dates, ["2026-11-01", "2026-11-02", "2026-11-03"]);
+    assert!(runs.iter().all(|r| r["state"] == "succeeded"), "{runs:?}");
+    assert!(runs.iter().all(|r| r["trigger"] == "backfill"), "{runs:?}");
+}

@@ -1,0 +1,322 @@
+//! `pulse serve` as a person uses it: the runs page in a real headless Chromium, a run
+//! triggered with the page's button, worked off by the server's own worker, and shown in the
+//! grid with the states its tasks reached. Chromium is driven over the DevTools protocol.
+
+use super::{ok, pulse};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    // Not every server closes the connection when asked: read the body by its length.
+    let mut reader = BufReader::new(s);
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        Some(n) => {
+            body.resize(n, 0);
+            reader.read_exact(&mut body).ok()?;
+        }
+        None => {
+            reader.read_to_end(&mut body).ok()?;
+        }
+    }
+    String::from_utf8(body).ok()
+}
+
+fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// One page of a headless Chromium, over the DevTools protocol's WebSocket.
+struct Browser {
+    _process: Killed,
+    _profile: tempfile::TempDir,
+    socket: tungstenite::WebSocket<TcpStream>,
+    next_id: u64,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let chromium = ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|c| {
+                Command::new(c)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect("Chromium is needed for this test: scripts/test.sh installs Debian's chromium");
+        let mut child = Command::new(chromium)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        // Chromium says where its DevTools endpoint listens on stderr.
+        let stderr = child.stderr.take().expect("stderr");
+        let process = Killed(child);
+        let mut lines = BufReader::new(stderr).lines();
+        let ws_url = loop {
+            let line = lines
+                .next()
+                .expect("chromium exited before listening")
+                .expect("stderr line");
+            if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                break url.trim().to_string();
+            }
+        };
+        // Keep draining stderr so Chromium never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let port: u16 = ws_url
+            .trim_start_matches("ws://")
+            .split(['/', ':'])
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .expect("devtools port");
+        let targets: Value = wait_until("the page target", Duration::from_secs(20), || {
+            let body = http_get(port, "/json/list")?;
+            let v: Value = serde_json::from_str(&body).ok()?;
+            v.as_array()?
+                .iter()
+                .any(|t| t["type"] == "page")
+                .then_some(v)
+        });
+        let page_ws = targets
+            .as_array()
+            .and_then(|a| a.iter().find(|t| t["type"] == "page"))
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("page websocket")
+            .to_string();
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect devtools");
+        let (socket, _) = tungstenite::client(page_ws.as_str(), stream).expect("websocket");
+        Browser {
+            _process: process,
+            _profile: profile,
+            socket,
+            next_id: 1,
+        }
+    }
+
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({"id": id, "method": method, "params": params}).to_string();
+        self.socket
+            .send(tungstenite::Message::text(msg))
+            .expect("send");
+        loop {
+            let m = self.socket.read().expect("read devtools");
+            if let tungstenite::Message::Text(t) = m {
+                let v: Value = serde_json::from_str(t.as_str()).expect("devtools json");
+                if v["id"] == json!(id) {
+                    assert!(v.get("error").is_none(), "{method}: {v}");
+                    return v["result"].clone();
+                }
+            }
+        }
+    }
+
+    fn eval(&mut self, expression: &str) -> Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expression}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    fn open(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url }));
+        wait_until("the page to load", Duration::from_secs(20), || {
+            (self.eval("document.readyState") == json!("complete")).then_some(())
+        });
+    }
+}
+
+#[test]
+fn a_run_triggered_on_the_runs_page_is_worked_off_and_shown_in_the_grid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    ok(&[
+        "generate",
+        "--project",
+        project,
+        "--days",
+        "2",
+        "--orders-per-day",
+        "40",
+        "--photos",
+        "2",
+    ]);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .args(["serve", "--project", project, "--addr", &addr])
+            .args(["--seconds", "600"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pulse serve"),
+    );
+    wait_until("pulse serve to answer", Duration::from_secs(60), || {
+        http_get(port, "/health").filter(|b| b.contains("ok"))
+    });
+
+    let mut browser = Browser::start();
+    browser.open(&format!("http://{addr}/runs"));
+    // The example's daily schedule catches up its latest fire when the server starts.
+    let runs_before = browser
+        .eval("Array.from(document.querySelectorAll('th.run-head')).map(h => h.dataset.run)");
+    let runs_before: Vec<String> = runs_before
+        .as_array()
+        .expect("run heads")
+        .iter()
+        .map(|r| r.as_str().expect("run id").to_string())
+        .collect();
+    browser.eval("document.getElementById('trigger-run').click()");
+    let new_run = wait_until(
+        "the triggered run in the grid",
+        Duration::from_secs(20),
+        || {
+            let heads = browser.eval(
+                "Array.from(document.querySelectorAll('th.run-head')).map(h => h.dataset.run)",
+            );
+            heads
+                .as_array()?
+                .iter()
+                .filter_map(|r| r.as_str())
+                .find(|r| !runs_before.iter().any(|b| b == r))
+                .map(str::to_string)
+        },
+    );
+    // The page refreshes itself while tasks run; wait until every cell has settled.
+    let states = wait_until("the run to finish", Duration::from_secs(300), || {
+        let cells = browser.eval(&format!(
+            "Array.from(document.querySelectorAll('[data-run=\"{new_run}\"][data-task]'))\
+             .filter(c => c.dataset.state !== 'none')\
+             .map(c => [c.dataset.task, c.dataset.state])"
+        ));
+        let cells = cells.as_array()?.clone();
+        let open = cells
+            .iter()
+            .any(|c| matches!(c[1].as_str(), Some("queued" | "running" | "up_for_retry")));
+        if open || cells.is_empty() {
+            browser.open(&format!("http://{addr}/runs"));
+            return None;
+        }
+        Some(cells)
+    });
+    let state_of = |task: &str| {
+        states
+            .iter()
+            .find(|c| c[0] == json!(task))
+            .map(|c| c[1].as_str().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("{task} not in the grid: {states:?}"))
+    };
+    // The schedule's catch-up run may have landed the files first: then this run's landings
+    // find nothing new and are skipped, which lets their dependants run.
+    for task in [
+        "land:orders",
+        "validate:payments.payments",
+        "model:fct_orders",
+    ] {
+        let state = state_of(task);
+        assert!(
+            state == "succeeded" || state == "skipped",
+            "{task}: {state}"
+        );
+    }
+    assert!(
+        states
+            .iter()
+            .all(|c| c[1] == json!("succeeded") || c[1] == json!("skipped")),
+        "{states:?}"
+    );
+
+    // The same run over the JSON API, and its warehouse answers queries.
+    let run: Value =
+        serde_json::from_str(&http_get(port, &format!("/api/runs/{new_run}")).expect("api run"))
+            .expect("run json");
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "manual", "{run}");
+    let runs: Value =
+        serde_json::from_str(&http_get(port, "/api/runs").expect("api runs")).expect("runs json");
+    assert!(
+        runs["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .any(|r| r["trigger"] == "schedule"),
+        "the daily schedule's catch-up run: {runs}"
+    );
+    drop(server);
+    let out = pulse(&[
+        "sql",
+        "--project",
+        project,
+        "select count(*) as n from fct_orders",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+}
