@@ -119,16 +119,22 @@ pub fn new_run_id() -> String {
     )
 }
 
+/// The warehouse as `pulse sql`, `pulse test` and the demo read it: every landed source table
+/// and every built model. A model that cannot be read (its source has not landed, after a run
+/// of only part of the graph) is left out, so the rest can still be queried.
 pub async fn open_engine(project: &Project) -> Result<Engine> {
     let engine = Engine::open(project).await?;
     let lake = Lake::open(&project.config.lake.url, &project.root)?;
-    register_sources(project, &lake, &engine).await?;
-    engine.register_models(project).await.with_context(|| {
-        format!(
-            "the models cannot be read yet: has `pulse run --project {}` landed the sources?",
+    let landed = register_sources(project, &lake, &engine).await?;
+    if landed == 0 {
+        anyhow::bail!(
+            "nothing has landed yet: has `pulse run --project {}` landed the sources?",
             project.root.display()
-        )
-    })?;
+        );
+    }
+    for (model, e) in engine.register_models_available(project).await {
+        tracing::debug!(model = %model, "not readable: {e}");
+    }
     engine.register_quarantine_tables(project).await?;
     // Models read the clean rows of a source table that quarantined some, and so does `pulse sql`.
     apply_clean_views(project, &engine).await?;
@@ -171,8 +177,9 @@ async fn apply_clean_views(project: &Project, engine: &Engine) -> Result<()> {
     Ok(())
 }
 
-/// Registers every source table that has landed at least once.
-async fn register_sources(project: &Project, lake: &Lake, engine: &Engine) -> Result<()> {
+/// Registers every source table that has landed at least once; returns how many.
+async fn register_sources(project: &Project, lake: &Lake, engine: &Engine) -> Result<usize> {
+    let mut landed = 0;
     for source in &project.sources {
         for table in &source.config.tables {
             let files = lake.landed_files(&source.name, &table.name).await?;
@@ -183,9 +190,10 @@ async fn register_sources(project: &Project, lake: &Lake, engine: &Engine) -> Re
             engine
                 .register_source_table(&source.name, &table.name, &urls)
                 .await?;
+            landed += 1;
         }
     }
-    Ok(())
+    Ok(landed)
 }
 
 /// Registers every landed source table; returns the tables that could not be registered, with

@@ -2,9 +2,9 @@
 //!
 //! Every row-level check becomes a pair of predicates over one "base" relation: the *domain*
 //! (rows the check looks at: matching `where`, and non-null unless the check is about nulls) and
-//! *unexpected* (rows in the domain that fail). Uniqueness adds a window count to the base and
-//! `relationships` a left join to the referenced keys, so that every predicate stays a plain
-//! per-row expression. All counts and statistics are then one aggregate query over the base: one
+//! *unexpected* (rows in the domain that fail). Uniqueness adds a left join to the duplicated keys
+//! (or, keeping the first copy, a row number), and `relationships` a left join to the referenced
+//! keys, so that every predicate stays a plain per-row expression. All counts and statistics are then one aggregate query over the base: one
 //! scan of the dataset, however many expectations it has.
 
 use crate::result::{ExpectationResult, Item, ItemKind};
@@ -448,6 +448,12 @@ impl Plan {
 
     /// Unexpected when another row in the domain has the same key; with `keep_first`, only the
     /// second and later rows of each key are.
+    ///
+    /// Without keep-first, the keys that occur more than once are found with a hash aggregate
+    /// over the key columns alone (duplicates are rare, so the result is small), and each row
+    /// learns whether its key is one of them through a hash join with NULLs equal, as GE's
+    /// uniqueness treats them: a window over the whole table would sort every row with all its
+    /// columns, on every read of the clean rows.
     fn window_duplicates(
         &mut self,
         i: usize,
@@ -455,21 +461,52 @@ impl Plan {
         domain: &str,
         keep_first: bool,
     ) -> String {
-        let partition = format!("{}, ({domain})", keys.join(", "));
+        let key_list = keys.join(", ");
+        let aliases: Vec<String> = (0..keys.len())
+            .map(|k| format!("\"__pulse_k{k}\""))
+            .collect();
+        let selected: Vec<String> = keys
+            .iter()
+            .zip(&aliases)
+            .map(|(k, a)| format!("{k} AS {a}"))
+            .collect();
+        let matches = |row: &str, dup: &str| -> String {
+            keys.iter()
+                .zip(&aliases)
+                .map(|(k, a)| format!("({row}.{k} IS NOT DISTINCT FROM {dup}.{a})"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let duplicated = |count: Option<&str>| {
+            format!(
+                "SELECT {}{} FROM {} WHERE {domain} GROUP BY {key_list} HAVING count(*) > 1",
+                selected.join(", "),
+                count
+                    .map(|c| format!(", count(*) AS {c}"))
+                    .unwrap_or_default(),
+                self.table
+            )
+        };
         if keep_first {
+            // Which copy is first needs an order within each key: a window. (Numbering only
+            // the rows of duplicated keys, through a union with the rest, trips DataFusion
+            // 55's projection pruning when a model reads the clean rows.)
             let name = format!("__pulse_dup_{i}");
             self.extras.push(format!(
-                "row_number() OVER (PARTITION BY {partition}) AS {}",
+                "row_number() OVER (PARTITION BY {key_list}, ({domain})) AS {}",
                 quote_ident(&name)
             ));
             format!("{} > 1", quote_ident(&name))
         } else {
-            let name = format!("__pulse_cnt_{i}");
-            self.extras.push(format!(
-                "count(*) OVER (PARTITION BY {partition}) AS {}",
-                quote_ident(&name)
+            let count = quote_ident(&format!("__pulse_cnt_{i}"));
+            let alias = quote_ident(&format!("__pulse_dupkeys_{i}"));
+            self.joins.push(format!(
+                "LEFT JOIN ({}) AS {alias} ON {}",
+                duplicated(Some(&count)),
+                matches("t", &alias)
             ));
-            format!("{} > 1", quote_ident(&name))
+            self.extras.push(format!("{alias}.{count} AS {count}"));
+            format!("{count} IS NOT NULL")
         }
     }
 
@@ -486,11 +523,12 @@ impl Plan {
         if self.extras.is_empty() && self.joins.is_empty() {
             return format!("SELECT * FROM {}", self.table);
         }
-        let mut sql = format!(
-            "SELECT t.*, {} FROM {} AS t",
-            self.extras.join(", "),
-            self.table
-        );
+        let extras = if self.extras.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", self.extras.join(", "))
+        };
+        let mut sql = format!("SELECT t.*{extras} FROM {} AS t", self.table);
         for j in &self.joins {
             sql.push(' ');
             sql.push_str(j);
