@@ -455,7 +455,13 @@ impl Plan {
             ItemKind::Map { counts_nulls, .. } => {
                 let element = count(agg(format!("e{i}")));
                 let looked_at = count(agg(format!("d{i}")));
-                let unexpected = count(agg(format!("u{i}")));
+                // Keep-first uniqueness counts its unexpected rows in a query of its own.
+                let unexpected = count(
+                    obs.separate
+                        .get(&i)
+                        .and_then(|row| row.get("u"))
+                        .or_else(|| agg(format!("u{i}"))),
+                );
                 r.element_count = Some(element);
                 if *counts_nulls {
                     // Null checks look at every row: their percentages are of all rows.
