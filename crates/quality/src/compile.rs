@@ -46,6 +46,9 @@ pub struct Plan {
     separate: Vec<SeparateQuery>,
     /// Row-level expectations whose unexpected rows a separate query counts.
     counted_apart: Vec<usize>,
+    /// Row-level expectations whose unexpected values are sampled from this relation instead
+    /// of the base.
+    sampled_from: std::collections::BTreeMap<usize, String>,
     pub(crate) expectations: Vec<Expectation>,
 }
 
@@ -143,6 +146,7 @@ impl Plan {
             items: Vec::new(),
             separate: Vec::new(),
             counted_apart: Vec::new(),
+            sampled_from: Default::default(),
             expectations: expectations.to_vec(),
         };
         let cols = Columns(schema);
@@ -506,6 +510,14 @@ impl Plan {
                 kind: SeparateKind::Count,
             });
             self.counted_apart.push(i);
+            // Samples of the repeated values come from the same aggregate, not the window.
+            self.sampled_from.insert(
+                i,
+                format!(
+                    "SELECT {key_list} FROM {} WHERE {domain} GROUP BY {key_list} HAVING count(*) > 1",
+                    self.table
+                ),
+            );
             let name = format!("__pulse_dup_{i}");
             self.extras.push(format!(
                 "row_number() OVER (PARTITION BY {key_list}, ({domain})) AS {}",
@@ -574,6 +586,12 @@ impl Plan {
     pub fn sample_sql(&self, index: usize, limit: usize) -> Option<String> {
         let item = self.items.get(index)?;
         match &item.kind {
+            ItemKind::Map { sample, .. } if self.sampled_from.contains_key(&index) => {
+                Some(format!(
+                    "SELECT {sample} AS \"value\" FROM ({}) AS b LIMIT {limit}",
+                    self.sampled_from[&index]
+                ))
+            }
             ItemKind::Map {
                 domain,
                 unexpected,
