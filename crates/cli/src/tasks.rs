@@ -12,6 +12,7 @@ use pulse_quality::{QualityRun, ValidationSummary};
 use pulse_transform::{Engine, Outcome, RunOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Engines of the runs this process works on; a few at once (a backfill runs several).
 const ENGINES_KEPT: usize = 4;
@@ -104,6 +105,14 @@ impl ProjectRunner {
         let source = project
             .source(&ctx.target)
             .ok_or_else(|| format!("no source `{}` in the project", ctx.target))?;
+        if let Some(pattern) = &source.config.wait_for {
+            let timeout = source
+                .config
+                .wait_timeout
+                .map(|d| d.as_std())
+                .unwrap_or(Duration::from_secs(3600));
+            wait_for_file(ctx, project, pattern, timeout).await?;
+        }
         let lake =
             Lake::open(&project.config.lake.url, &project.root).map_err(|e| e.to_string())?;
         let run = RunContext {
@@ -326,6 +335,52 @@ impl ProjectRunner {
             bytes: 0,
             skipped: report.outcome == Outcome::Unchanged,
         })
+    }
+}
+
+/// The sensor of a source: polls for the file its upstream writes when an export is complete.
+async fn wait_for_file(
+    ctx: &TaskContext,
+    project: &Project,
+    pattern: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let written = pattern
+        .replace("{ds}", &ctx.logical_date.format("%Y-%m-%d").to_string())
+        .replace(
+            "{ds_nodash}",
+            &ctx.logical_date.format("%Y%m%d").to_string(),
+        );
+    let path = project.resolve(&written);
+    let started = Instant::now();
+    // Often enough to start soon after the file appears, rarely enough to cost nothing.
+    let poll = (timeout / 20).clamp(Duration::from_millis(200), Duration::from_secs(30));
+    let mut said = false;
+    loop {
+        if path.exists() {
+            if said {
+                ctx.log.info(format!(
+                    "{written} arrived after {:.0}s",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "waited {:.0}s for {written} (wait_for of source `{}`); it did not arrive",
+                timeout.as_secs_f64(),
+                ctx.target
+            ));
+        }
+        if !said {
+            ctx.log.info(format!(
+                "waiting up to {:.0}s for {written}",
+                timeout.as_secs_f64()
+            ));
+            said = true;
+        }
+        tokio::time::sleep(poll).await;
     }
 }
 

@@ -138,6 +138,14 @@ pub struct SourceConfig {
     pub max_connections: Option<u32>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// A sensor: the landing waits until this file exists (relative to the project; `{ds}` and
+    /// `{ds_nodash}` are the run's logical date, as `2026-11-05` and `20261105`), as an
+    /// upstream's "export finished" marker, for at most `wait_timeout`.
+    #[serde(default)]
+    pub wait_for: Option<String>,
+    /// How long the sensor waits before the landing fails (default 1h).
+    #[serde(default)]
+    pub wait_timeout: Option<crate::orchestration::ConfigDuration>,
     pub tables: Vec<SourceTableConfig>,
 }
 

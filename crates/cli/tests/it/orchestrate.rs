@@ -151,3 +151,62 @@ fn graph_run_resume_and_backfill() {
     assert!(runs.iter().all(|r| r["state"] == "succeeded"), "{runs:?}");
     assert!(runs.iter().all(|r| r["trigger"] == "backfill"), "{runs:?}");
 }
+
+#[test]
+fn a_source_waits_for_its_ready_file_and_fails_when_it_never_comes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("sources")).expect("mkdir");
+    std::fs::create_dir_all(root.join("models")).expect("mkdir");
+    std::fs::create_dir_all(root.join("data")).expect("mkdir");
+    std::fs::write(
+        root.join("pulse.toml"),
+        "name = \"sensor\"\n[orchestrator]\nretries = 0\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("sources/shop.toml"),
+        "connector = \"csv\"\nwait_for = \"data/ready_{ds_nodash}.flag\"\nwait_timeout = \"4s\"\n\
+         [[tables]]\nname = \"sales\"\npath = \"data/sales_*.csv\"\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("data/sales_1.csv"), "id,amount\n1,10\n2,20\n").expect("write");
+    std::fs::write(
+        root.join("models/total.sql"),
+        "select sum(amount) as total from {{ source('shop', 'sales') }}",
+    )
+    .expect("write");
+    let project = root.to_str().expect("utf8");
+
+    let out = pulse(&[
+        "run",
+        "--project",
+        project,
+        "--date",
+        "2026-11-05",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let error = summary["landings"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("data/ready_20261105.flag") && error.contains("waited 4s"),
+        "{summary:#}"
+    );
+    assert_eq!(
+        summary["models"][0]["status"], "upstream_failed",
+        "{summary:#}"
+    );
+
+    // The upstream finishes its export while the sensor waits.
+    let flag = root.join("data/ready_20261105.flag");
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        std::fs::write(flag, "").expect("flag");
+    });
+    let done = run_json(project, &["--date", "2026-11-05"]);
+    writer.join().expect("writer");
+    assert_eq!(done["succeeded"], true, "{done:#}");
+    assert_eq!(done["landings"][0]["rows"], 2, "{done:#}");
+}
