@@ -424,18 +424,15 @@ pub async fn summarize(
             ));
         }
     }
+    // Tasks of a kind overlap each other and other kinds: a stage's time is the sum of its
+    // tasks' durations (task-seconds); the run's wall clock is `total_seconds`.
     let seconds_of = |kind: TaskKind| -> f64 {
-        let spans: Vec<(chrono::DateTime<Utc>, chrono::DateTime<Utc>)> = tasks
+        tasks
             .iter()
             .filter(|t| t.kind == kind)
-            .filter_map(|t| Some((t.started_at?, t.ended_at?)))
-            .collect();
-        let start = spans.iter().map(|s| s.0).min();
-        let end = spans.iter().map(|s| s.1).max();
-        match (start, end) {
-            (Some(s), Some(e)) => (e - s).num_milliseconds().max(0) as f64 / 1000.0,
-            _ => 0.0,
-        }
+            .filter_map(|t| Some((t.ended_at? - t.started_at?).num_milliseconds().max(0)))
+            .sum::<i64>() as f64
+            / 1000.0
     };
     let total_seconds = match (run.started_at, run.ended_at) {
         (Some(s), Some(e)) => (e - s).num_milliseconds().max(0) as f64 / 1000.0,
