@@ -2,7 +2,7 @@
 //! metadata store, a failed model resumed after its fix without re-running what succeeded,
 //! and a backfill of several logical dates.
 
-use super::{ok, pulse, run_json};
+use super::{ok, pulse, run_json, sql_json};
 use serde_json::Value;
 
 fn tiny_example(dir: &std::path::Path) -> String {
@@ -150,6 +150,22 @@ fn graph_run_resume_and_backfill() {
     assert_eq!(dates, ["2026-11-01", "2026-11-02", "2026-11-03"]);
     assert!(runs.iter().all(|r| r["state"] == "succeeded"), "{runs:?}");
     assert!(runs.iter().all(|r| r["trigger"] == "backfill"), "{runs:?}");
+
+    // Running a date again gives the same warehouse: its partition is replaced, not added to.
+    let by_day = "select cast(order_date as varchar) as day, count(*) as orders, \
+                  sum(total_cents) as total from fct_orders group by 1 order by 1";
+    let before = sql_json(std::path::Path::new(&project), by_day);
+    assert!(!before.is_empty());
+    ok(&[
+        "backfill",
+        "--project",
+        &project,
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-02",
+    ]);
+    assert_eq!(sql_json(std::path::Path::new(&project), by_day), before);
 }
 
 #[test]
