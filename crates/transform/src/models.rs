@@ -197,13 +197,13 @@ pub async fn run_model(
     let mut report = build_model(engine, project, model, opts, &mut snapshot).await?;
     {
         let _guard = engine.state_lock.lock().await;
-        let mut state = engine.warehouse.load_state()?;
-        for (key, record) in snapshot.builds {
-            if before.builds.get(&key) != Some(&record) {
-                state.builds.insert(key, record);
+        engine.warehouse.update_state(|state| {
+            for (key, record) in snapshot.builds {
+                if before.builds.get(&key) != Some(&record) {
+                    state.builds.insert(key, record);
+                }
             }
-        }
-        engine.warehouse.save_state(&state)?;
+        })?;
     }
     if opts.validate && report.outcome == Outcome::Built && !model.expectations.is_empty() {
         let summary = engine

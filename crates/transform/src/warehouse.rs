@@ -136,6 +136,31 @@ impl Warehouse {
         }
     }
 
+    /// Changes the state as one step against other processes sharing the warehouse (workers of
+    /// `pulse serve`): an exclusive lock on a file beside it is held from reading to the rename.
+    pub fn update_state(&self, change: impl FnOnce(&mut WarehouseState)) -> Result<()> {
+        let Some(path) = self.state_path() else {
+            return Ok(());
+        };
+        let err = |e: std::io::Error| TransformError::Warehouse {
+            url: path.display().to_string(),
+            message: format!("locking the state file: {e}"),
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.with_extension("lock"))
+            .map_err(err)?;
+        lock.lock().map_err(err)?;
+        let mut state = self.load_state()?;
+        change(&mut state);
+        let saved = self.save_state(&state);
+        // Closing the file releases the lock too; unlocking first says so.
+        let _ = lock.unlock();
+        saved
+    }
+
     /// Writes the state through a temporary file and a rename, so a crash leaves the old state.
     pub fn save_state(&self, state: &WarehouseState) -> Result<()> {
         let Some(path) = self.state_path() else {
@@ -145,7 +170,8 @@ impl Warehouse {
             url: path.display().to_string(),
             message: e,
         };
-        let tmp = path.with_extension("json.tmp");
+        // Per process, so two writers never share a half-written temporary file.
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| err(e.to_string()))?;
         std::fs::write(&tmp, bytes).map_err(|e| err(e.to_string()))?;
         std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))
