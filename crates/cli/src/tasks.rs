@@ -113,6 +113,9 @@ impl ProjectRunner {
                 .unwrap_or(Duration::from_secs(3600));
             wait_for_file(ctx, project, pattern, timeout).await?;
         }
+        // Another process (a second `pulse serve --worker`) may be landing this source for
+        // another run: one landing at a time, so a file never lands twice.
+        let _landing = lock_landing(project, &source.name)?;
         let lake =
             Lake::open(&project.config.lake.url, &project.root).map_err(|e| e.to_string())?;
         let run = RunContext {
@@ -336,6 +339,30 @@ impl ProjectRunner {
             skipped: report.outcome == Outcome::Unchanged,
         })
     }
+}
+
+/// An exclusive lock on `_state/<source>.lock` in a lake on the local file system, held while
+/// the returned file is open. Object-store lakes have no such lock; their workers should not
+/// land one source at once.
+fn lock_landing(project: &Project, source: &str) -> Result<Option<std::fs::File>, String> {
+    let url = &project.config.lake.url;
+    let root = match url.strip_prefix("file://") {
+        Some(path) => std::path::PathBuf::from(path),
+        None if !url.contains("://") => project.resolve(url),
+        None => return Ok(None),
+    };
+    let dir = root.join("_state");
+    let path = dir.join(format!("{source}.lock"));
+    let err = |e: std::io::Error| format!("locking {}: {e}", path.display());
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(err)?;
+    file.lock().map_err(err)?;
+    Ok(Some(file))
 }
 
 /// The sensor of a source: polls for the file its upstream writes when an export is complete.
