@@ -207,6 +207,65 @@ impl ProjectRunner {
             .map_err(|e| format!("its landings cannot be read together: {e}"))
     }
 
+    /// What a model reads may have landed or been built by another worker process since this
+    /// engine was opened: its source tables (with their clean views) and models are read again
+    /// when they changed.
+    async fn refresh_inputs(&self, engine: &Engine, model: &str) -> Result<(), String> {
+        let project = &self.project;
+        let Some(model) = project.model(model) else {
+            return Ok(());
+        };
+        let lake =
+            Lake::open(&project.config.lake.url, &project.root).map_err(|e| e.to_string())?;
+        let mut latest = None;
+        for (source, table) in &model.depends_on.sources {
+            let files = lake
+                .landed_files(source, table)
+                .await
+                .map_err(|e| e.to_string())?;
+            if files.is_empty() {
+                continue;
+            }
+            let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
+            let changed = engine
+                .refresh_source_table(source, table, &urls)
+                .await
+                .map_err(|e| e.to_string())?;
+            let expectations = project
+                .source(source)
+                .and_then(|s| s.expectations.get(table))
+                .filter(|e| !e.is_empty());
+            if let (true, Some(expectations)) = (changed, expectations) {
+                if latest.is_none() {
+                    latest = Some(
+                        crate::quality::store(project)
+                            .latest_by_dataset()
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                let quarantined = latest
+                    .as_ref()
+                    .and_then(|l| l.get(&format!("{source}.{table}")))
+                    .is_some_and(|d| d.quarantined_rows > 0);
+                if quarantined {
+                    engine
+                        .reuse_source_quarantine(source, table, expectations)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        for r in &model.depends_on.refs {
+            if let Some(upstream) = project.model(r) {
+                engine
+                    .refresh_model(upstream)
+                    .await
+                    .map_err(|e| format!("reading {r}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
     async fn validate(&self, ctx: &TaskContext) -> Result<TaskOutput, String> {
         let project = &self.project;
         let engine = self.engine(&ctx.run_id).await?;
@@ -262,6 +321,7 @@ impl ProjectRunner {
             validate: true,
             previous_row_counts: store.previous_row_counts().map_err(|e| e.to_string())?,
         };
+        self.refresh_inputs(&engine, &ctx.target).await?;
         let result = pulse_transform::run_model(&engine, project, &ctx.target, &opts).await;
         let report = match result {
             Ok(r) => r,

@@ -116,15 +116,36 @@ impl Engine {
         schema
             .register_table(table.to_string(), provider)
             .map_err(|e| err(e.to_string()))?;
-        let mut hasher = Sha256::new();
-        for u in file_urls {
-            hasher.update(u.as_bytes());
-            hasher.update(b"\n");
-        }
         if let Ok(mut fps) = self.source_fingerprints.lock() {
-            fps.insert(format!("{source}.{table}"), hex::encode(hasher.finalize()));
+            fps.insert(format!("{source}.{table}"), urls_fingerprint(file_urls));
         }
         Ok(())
+    }
+
+    /// Registers `source.table` again when what has landed differs from what this engine
+    /// reads (another process landed it since); returns whether it did, in which case the
+    /// caller applies the clean view again.
+    pub async fn refresh_source_table(
+        &self,
+        source: &str,
+        table: &str,
+        file_urls: &[String],
+    ) -> Result<bool> {
+        let current = self
+            .source_fingerprints
+            .lock()
+            .ok()
+            .and_then(|fps| fps.get(&format!("{source}.{table}")).cloned());
+        if current.as_deref() == Some(urls_fingerprint(file_urls).as_str()) {
+            return Ok(false);
+        }
+        self.register_source_table(source, table, file_urls).await?;
+        Ok(true)
+    }
+
+    /// Reads a model as the warehouse has it now (another process may have built it since).
+    pub async fn refresh_model(&self, model: &pulse_project::Model) -> Result<()> {
+        crate::models::register_existing(self, model).await
     }
 
     /// Makes models read only the clean rows of a source table: `source.table` becomes a view
@@ -203,4 +224,13 @@ impl Engine {
     pub fn context(&self) -> &SessionContext {
         &self.ctx
     }
+}
+
+fn urls_fingerprint(file_urls: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for u in file_urls {
+        hasher.update(u.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
 }

@@ -320,3 +320,102 @@ fn a_run_triggered_on_the_runs_page_is_worked_off_and_shown_in_the_grid() {
     ]);
     assert!(out.status.success(), "{out:?}");
 }
+
+fn http_post(port: u16, path: &str, body: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    // The server closes after answering a `Connection: close` request.
+    let _ = s.read_to_string(&mut out);
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+}
+
+/// Two processes work off one run from a shared PostgreSQL metadata store: `pulse serve` (web,
+/// scheduler and a worker) and `pulse serve --worker`. Every task runs exactly once.
+#[test]
+fn two_worker_processes_share_a_run_through_postgresql() {
+    let schema = format!("pulse_cli_workers_{}", std::process::id());
+    let mut pg = postgres::Client::connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=test",
+        postgres::NoTls,
+    )
+    .expect("PostgreSQL on 127.0.0.1:5432 (scripts/services.sh starts it)");
+    pg.batch_execute(&format!(
+        "drop schema if exists {schema} cascade; create schema {schema}"
+    ))
+    .expect("schema");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("fd");
+    let project = root.to_str().expect("utf8");
+    ok(&["init", "--example", "food-delivery", project]);
+    ok(&[
+        "generate",
+        "--project",
+        project,
+        "--days",
+        "2",
+        "--orders-per-day",
+        "40",
+        "--photos",
+        "2",
+    ]);
+    let toml = std::fs::read_to_string(root.join("pulse.toml")).expect("pulse.toml");
+    let url = format!("postgres://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}");
+    // Workers share the store; no schedule, so the only run is the one triggered here.
+    let toml = toml
+        .replace(
+            "metadata = \"sqlite://.pulse/metadata.sqlite\"",
+            &format!("metadata = \"{url}\""),
+        )
+        .split("[[schedules]]")
+        .next()
+        .expect("head")
+        .to_string();
+    std::fs::write(root.join("pulse.toml"), toml).expect("write");
+
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let spawn = |args: &[&str]| {
+        Killed(
+            Command::new(env!("CARGO_BIN_EXE_pulse"))
+                .args(["serve", "--project", project, "--seconds", "600"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start pulse serve"),
+        )
+    };
+    let _web = spawn(&["--addr", &addr]);
+    let _worker = spawn(&["--worker"]);
+    wait_until("pulse serve to answer", Duration::from_secs(60), || {
+        http_get(port, "/health").filter(|b| b.contains("ok"))
+    });
+    let created: Value =
+        serde_json::from_str(&http_post(port, "/api/runs", "{}").expect("trigger"))
+            .expect("run json");
+    let run_id = created["run_id"].as_str().expect("run id").to_string();
+    let run = wait_until("the run to finish", Duration::from_secs(300), || {
+        let v: Value =
+            serde_json::from_str(&http_get(port, &format!("/api/runs/{run_id}"))?).ok()?;
+        matches!(v["state"].as_str(), Some("succeeded" | "failed")).then_some(v)
+    });
+    assert_eq!(run["state"], "succeeded", "{run:#}");
+    let tasks = run["tasks"].as_array().expect("tasks");
+    assert!(tasks.len() > 30, "{run:#}");
+    for t in tasks {
+        assert_eq!(t["attempt"], 1, "ran more than once: {t}");
+    }
+    let workers: std::collections::BTreeSet<&str> =
+        tasks.iter().filter_map(|t| t["worker"].as_str()).collect();
+    assert_eq!(workers.len(), 2, "both processes worked: {workers:?}");
+    pg.batch_execute(&format!("drop schema {schema} cascade"))
+        .expect("drop schema");
+}
