@@ -215,10 +215,28 @@ impl ProjectRunner {
         let Some(model) = project.model(model) else {
             return Ok(());
         };
+        // A view reads its own inputs when queried: those of the views it refs count too.
+        let mut sources = BTreeSet::new();
+        let mut refs = Vec::new();
+        let mut pending = vec![model];
+        let mut seen = BTreeSet::new();
+        while let Some(m) = pending.pop() {
+            sources.extend(m.depends_on.sources.iter().cloned());
+            for r in &m.depends_on.refs {
+                if let Some(upstream) = project.model(r)
+                    && seen.insert(r.clone())
+                {
+                    refs.push(upstream);
+                    if upstream.config.materialized == pulse_project::Materialization::View {
+                        pending.push(upstream);
+                    }
+                }
+            }
+        }
         let lake =
             Lake::open(&project.config.lake.url, &project.root).map_err(|e| e.to_string())?;
         let mut latest = None;
-        for (source, table) in &model.depends_on.sources {
+        for (source, table) in &sources {
             let files = lake
                 .landed_files(source, table)
                 .await
@@ -255,13 +273,15 @@ impl ProjectRunner {
                 }
             }
         }
-        for r in &model.depends_on.refs {
-            if let Some(upstream) = project.model(r) {
-                engine
-                    .refresh_model(upstream)
-                    .await
-                    .map_err(|e| format!("reading {r}: {e}"))?;
-            }
+        // Upstream first (the project's models are in dependency order): a view is made over
+        // what it reads.
+        let position = |name: &str| project.models.iter().position(|m| m.name == name);
+        refs.sort_by_key(|m| position(&m.name));
+        for upstream in refs {
+            engine
+                .refresh_model(upstream)
+                .await
+                .map_err(|e| format!("reading {}: {e}", upstream.name))?;
         }
         Ok(())
     }
@@ -272,6 +292,38 @@ impl ProjectRunner {
         let store = crate::quality::store(project);
         let history = store.previous_row_counts().map_err(|e| e.to_string())?;
         let previous = store.latest_by_dataset().map_err(|e| e.to_string())?;
+        // The landings (this table's, and those its `relationships` read) may have run in
+        // another worker process.
+        if let Some((source, table)) = ctx.target.split_once('.') {
+            let mut tables = vec![(source.to_string(), table.to_string())];
+            for e in project
+                .source(source)
+                .and_then(|s| s.expectations.get(table))
+                .into_iter()
+                .flatten()
+            {
+                if let pulse_project::Check::ColumnMap {
+                    map: pulse_project::expectations::ColumnMap::InRelation { to, .. },
+                    ..
+                } = &e.check
+                    && let Some((s, t)) = to.split_once('.')
+                {
+                    tables.push((s.to_string(), t.to_string()));
+                }
+            }
+            let lake =
+                Lake::open(&project.config.lake.url, &project.root).map_err(|e| e.to_string())?;
+            for (s, t) in tables {
+                let files = lake.landed_files(&s, &t).await.map_err(|e| e.to_string())?;
+                if !files.is_empty() {
+                    let urls: Vec<String> = files.iter().map(|f| f.url.clone()).collect();
+                    engine
+                        .refresh_source_table(&s, &t, &urls)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
         let select: BTreeSet<String> = [ctx.target.clone()].into();
         let (summaries, blocked, fresh) = crate::quality::validate_sources(
             &engine,

@@ -86,12 +86,28 @@ impl AssetGraph {
                         tags.push(t.clone());
                     }
                 }
+                // `relationships` reads the table it points at: that source lands first.
+                let mut upstream = vec![format!("land:{}", source.name)];
+                for e in source.expectations.get(&table.name).into_iter().flatten() {
+                    if let pulse_project::Check::ColumnMap {
+                        map: pulse_project::expectations::ColumnMap::InRelation { to, .. },
+                        ..
+                    } = &e.check
+                        && let Some((other, _)) = to.split_once('.')
+                        && project.source(other).is_some()
+                    {
+                        let id = format!("land:{other}");
+                        if !upstream.contains(&id) {
+                            upstream.push(id);
+                        }
+                    }
+                }
                 tasks.push(TaskSpec {
                     id: format!("validate:{}.{}", source.name, table.name),
                     kind: TaskKind::Validate,
                     target: format!("{}.{}", source.name, table.name),
                     tags,
-                    upstream: vec![format!("land:{}", source.name)],
+                    upstream,
                 });
             }
         }

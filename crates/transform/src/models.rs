@@ -345,6 +345,7 @@ async fn build_model(
 }
 
 async fn create_view(engine: &Engine, model: &Model, sql: &str) -> Result<()> {
+    let _registering = engine.registry.lock().await;
     let stmt = format!("CREATE OR REPLACE VIEW {} AS {sql}", model.name);
     engine
         .ctx
@@ -428,6 +429,7 @@ pub(crate) async fn register_table(engine: &Engine, name: &str, table: &DeltaTab
             url: engine.warehouse.url().to_string(),
             message: format!("table `{name}`: {e}"),
         })?;
+    let _registering = engine.registry.lock().await;
     engine.ctx.deregister_table(name)?;
     engine.ctx.register_table(name, provider)?;
     Ok(())

@@ -35,6 +35,9 @@ pub struct Engine {
     pub(crate) source_fingerprints: Mutex<BTreeMap<String, String>>,
     /// Models built side by side each record their build in the one warehouse state file.
     pub(crate) state_lock: tokio::sync::Mutex<()>,
+    /// Replacing a table's registration is a deregister and a register: tasks running side by
+    /// side that refresh the same table must not interleave them.
+    pub(crate) registry: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -61,6 +64,7 @@ impl Engine {
             warehouse,
             source_fingerprints: Mutex::new(BTreeMap::new()),
             state_lock: tokio::sync::Mutex::new(()),
+            registry: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -105,6 +109,7 @@ impl Engine {
         // `table__raw` always reads everything landed; `table` is what models read, and becomes
         // a view of the clean rows when expectations quarantine some. Registering again (after
         // a new landing) replaces both, so the clean view is made again by validation.
+        let _registering = self.registry.lock().await;
         for name in [raw_name(table), table.to_string()] {
             schema
                 .deregister_table(&name)
@@ -158,6 +163,7 @@ impl Engine {
     ) -> Result<()> {
         let view = self.ctx.sql(clean_sql).await?.into_view();
         let schema = self.schema_provider(source)?;
+        let _registering = self.registry.lock().await;
         schema.deregister_table(table)?;
         schema.register_table(table.to_string(), view)?;
         // Models reading the table must rebuild when what is held back changes.

@@ -411,7 +411,11 @@ fn two_worker_processes_share_a_run_through_postgresql() {
     let tasks = run["tasks"].as_array().expect("tasks");
     assert!(tasks.len() > 30, "{run:#}");
     for t in tasks {
-        assert_eq!(t["attempt"], 1, "ran more than once: {t}");
+        let log = || {
+            let task = t["task_id"].as_str().unwrap_or_default();
+            http_get(port, &format!("/api/runs/{run_id}/tasks/{task}/log")).unwrap_or_default()
+        };
+        assert_eq!(t["attempt"], 1, "ran more than once: {t}\n{}", log());
     }
     let workers: std::collections::BTreeSet<&str> =
         tasks.iter().filter_map(|t| t["worker"].as_str()).collect();
