@@ -6,21 +6,10 @@ use super::{ok, pulse, run_json, sql_json};
 use serde_json::Value;
 
 fn tiny_example(dir: &std::path::Path) -> String {
-    let root = dir.join("fd");
-    let project = root.to_str().expect("utf8").to_string();
-    ok(&["init", "--example", "food-delivery", &project]);
-    ok(&[
-        "generate",
-        "--project",
-        &project,
-        "--days",
-        "2",
-        "--orders-per-day",
-        "40",
-        "--photos",
-        "2",
-    ]);
-    project
+    super::example_project(
+        dir,
+        &["--days", "2", "--orders-per-day", "40", "--photos", "2"],
+    )
 }
 
 fn task_ids(graph: &Value) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! triggered with the page's button, worked off by the server's own worker, and shown in the
 //! grid with the states its tasks reached. Chromium is driven over the DevTools protocol.
 
-use super::{ok, pulse};
+use super::pulse;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -193,20 +193,10 @@ impl Browser {
 #[test]
 fn a_run_triggered_on_the_runs_page_is_worked_off_and_shown_in_the_grid() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("fd");
-    let project = root.to_str().expect("utf8");
-    ok(&["init", "--example", "food-delivery", project]);
-    ok(&[
-        "generate",
-        "--project",
-        project,
-        "--days",
-        "2",
-        "--orders-per-day",
-        "40",
-        "--photos",
-        "2",
-    ]);
+    let project = &super::example_project(
+        dir.path(),
+        &["--days", "2", "--orders-per-day", "40", "--photos", "2"],
+    );
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let server = Killed(
@@ -352,20 +342,11 @@ fn two_worker_processes_share_a_run_through_postgresql() {
     ))
     .expect("schema");
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("fd");
-    let project = root.to_str().expect("utf8");
-    ok(&["init", "--example", "food-delivery", project]);
-    ok(&[
-        "generate",
-        "--project",
-        project,
-        "--days",
-        "2",
-        "--orders-per-day",
-        "40",
-        "--photos",
-        "2",
-    ]);
+    let project = &super::example_project(
+        dir.path(),
+        &["--days", "2", "--orders-per-day", "40", "--photos", "2"],
+    );
+    let root = std::path::Path::new(project);
     let toml = std::fs::read_to_string(root.join("pulse.toml")).expect("pulse.toml");
     let url = format!("postgres://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}");
     // Workers share the store; no schedule, so the only run is the one triggered here.
