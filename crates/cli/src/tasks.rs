@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use pulse_lake::{Lake, RunContext};
 use pulse_orchestrate::{TaskContext, TaskKind, TaskOutput, TaskRunner};
 use pulse_project::Project;
-use pulse_quality::{QualityRun, ValidationSummary};
+use pulse_quality::{History, QualityRun, ValidationSummary};
 use pulse_transform::{Engine, Outcome, RunOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -35,6 +35,9 @@ pub struct ProjectRunner {
     /// One lock per task id: two runs at once (a backfill, a scheduled run beside a manual one)
     /// must not land the same source or write the same table at the same time.
     task_locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// What earlier runs' validations found, read once per run (the results folder grows with
+    /// every run; a task each reading all of it would grow with it).
+    histories: Mutex<Vec<(String, Arc<History>)>>,
 }
 
 /// Runs whose logical date is a partition to replace: scheduled and backfilled runs, and
@@ -56,6 +59,7 @@ impl ProjectRunner {
             collected: Mutex::new(BTreeMap::new()),
             progress,
             task_locks: Mutex::new(BTreeMap::new()),
+            histories: Mutex::new(Vec::new()),
         }
     }
 
@@ -65,6 +69,26 @@ impl ProjectRunner {
             // A poisoned map only means another task panicked; a fresh lock still orders us.
             Err(_) => Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    fn history(&self, run_id: &str) -> Result<Arc<History>, String> {
+        if let Ok(h) = self.histories.lock()
+            && let Some((_, history)) = h.iter().find(|(id, _)| id == run_id)
+        {
+            return Ok(history.clone());
+        }
+        let history = Arc::new(
+            crate::quality::store(&self.project)
+                .history()
+                .map_err(|e| e.to_string())?,
+        );
+        if let Ok(mut h) = self.histories.lock() {
+            h.push((run_id.to_string(), history.clone()));
+            if h.len() > ENGINES_KEPT {
+                h.remove(0);
+            }
+        }
+        Ok(history)
     }
 
     /// What the tasks of `run_id` reported in this process (taken out).
@@ -289,9 +313,7 @@ impl ProjectRunner {
     async fn validate(&self, ctx: &TaskContext) -> Result<TaskOutput, String> {
         let project = &self.project;
         let engine = self.engine(&ctx.run_id).await?;
-        let store = crate::quality::store(project);
-        let history = store.previous_row_counts().map_err(|e| e.to_string())?;
-        let previous = store.latest_by_dataset().map_err(|e| e.to_string())?;
+        let earlier = self.history(&ctx.run_id)?;
         // The landings (this table's, and those its `relationships` read) may have run in
         // another worker process.
         if let Some((source, table)) = ctx.target.split_once('.') {
@@ -329,8 +351,8 @@ impl ProjectRunner {
             &engine,
             project,
             &BTreeSet::new(),
-            &history,
-            &previous,
+            &earlier.row_counts,
+            &earlier.latest,
             true,
             Some(&select),
         )
@@ -364,14 +386,13 @@ impl ProjectRunner {
     ) -> Result<TaskOutput, String> {
         let project = &self.project;
         let engine = self.engine(&ctx.run_id).await?;
-        let store = crate::quality::store(project);
         let opts = RunOptions {
             logical_date: trigger_partition.then_some(ctx.logical_date),
             full_refresh: self.full_refresh,
             select: None,
             failed_sources: BTreeSet::new(),
             validate: true,
-            previous_row_counts: store.previous_row_counts().map_err(|e| e.to_string())?,
+            previous_row_counts: self.history(&ctx.run_id)?.row_counts.clone(),
         };
         self.refresh_inputs(&engine, &ctx.target).await?;
         let result = pulse_transform::run_model(&engine, project, &ctx.target, &opts).await;

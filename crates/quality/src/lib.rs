@@ -25,7 +25,7 @@ mod store;
 pub use compile::{Plan, SeparateKind, SeparateQuery};
 pub use result::{EvaluationContext, ExpectationResult, Observations, ValidationSummary};
 pub use sql::{quote_ident, sql_literal};
-pub use store::{QualityRun, ResultStore, StoreError};
+pub use store::{History, QualityRun, ResultStore, StoreError};
 
 /// Columns the quarantine adds to each unexpected row.
 pub const QUARANTINE_EXPECTATION_COLUMN: &str = "_pulse_expectation";

@@ -51,6 +51,15 @@ impl QualityRun {
     }
 }
 
+/// What earlier pipeline runs found, per dataset.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Row counts, oldest first.
+    pub row_counts: BTreeMap<String, Vec<u64>>,
+    /// The latest validation.
+    pub latest: BTreeMap<String, ValidationSummary>,
+}
+
 /// A folder of `<run_id>.json` files; run ids sort in time order.
 #[derive(Debug, Clone)]
 pub struct ResultStore {
@@ -139,13 +148,24 @@ impl ResultStore {
 
     /// Row counts of each dataset in earlier pipeline runs, oldest first (for `volume_change`).
     pub fn previous_row_counts(&self) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
-        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        Ok(self.history()?.row_counts)
+    }
+
+    /// [`ResultStore::previous_row_counts`] and [`ResultStore::latest_by_dataset`] from one
+    /// reading of the results.
+    pub fn history(&self) -> Result<History, StoreError> {
+        let mut history = History::default();
         for run in self.runs()?.into_iter().filter(|r| r.command == "run") {
             for d in run.datasets {
-                out.entry(d.dataset).or_default().push(d.row_count);
+                history
+                    .row_counts
+                    .entry(d.dataset.clone())
+                    .or_default()
+                    .push(d.row_count);
+                history.latest.insert(d.dataset.clone(), d);
             }
         }
-        Ok(out)
+        Ok(history)
     }
 }
 
