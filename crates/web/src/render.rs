@@ -34,15 +34,8 @@ const KINDS: [TaskKind; 3] = [TaskKind::Land, TaskKind::Validate, TaskKind::Mode
 
 /// The state as the API and the `data-state` attributes spell it (Airflow's names).
 pub fn task_state_name(state: TaskState) -> &'static str {
-    match state {
-        TaskState::Queued => "queued",
-        TaskState::Running => "running",
-        TaskState::Succeeded => "succeeded",
-        TaskState::Failed => "failed",
-        TaskState::UpForRetry => "up_for_retry",
-        TaskState::Skipped => "skipped",
-        TaskState::UpstreamFailed => "upstream_failed",
-    }
+    // The store's own spelling, so the API and the pages never drift from it.
+    state.as_str()
 }
 
 fn task_state_label(state: TaskState) -> &'static str {
@@ -58,20 +51,13 @@ fn task_state_label(state: TaskState) -> &'static str {
 }
 
 pub fn run_state_name(state: RunState) -> &'static str {
-    match state {
-        RunState::Queued => "queued",
-        RunState::Running => "running",
-        RunState::Succeeded => "succeeded",
-        RunState::Failed => "failed",
-    }
+    // The store's own spelling, so the API and the pages never drift from it.
+    state.as_str()
 }
 
 pub fn kind_name(kind: TaskKind) -> &'static str {
-    match kind {
-        TaskKind::Land => "land",
-        TaskKind::Validate => "validate",
-        TaskKind::Model => "model",
-    }
+    // The store's own spelling, so the API and the pages never drift from it.
+    kind.as_str()
 }
 
 fn kind_heading(kind: TaskKind) -> &'static str {
