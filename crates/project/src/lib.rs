@@ -9,6 +9,7 @@ pub mod graph;
 pub mod load;
 pub mod orchestration;
 pub mod secrets;
+pub mod semantic;
 pub mod template;
 
 pub use config::{
@@ -21,4 +22,8 @@ pub use graph::{ModelGraph, Node};
 pub use load::{Model, Project, Source, parse_toml};
 pub use orchestration::{Catchup, ConfigDuration, OrchestratorConfig, ScheduleConfig};
 pub use secrets::ConnectionString;
+pub use semantic::{
+    Dashboard, DashboardConfig, Grain, Measure, Metric, MetricConfig, Tile, TileConfig, TileKind,
+    ValueFormat,
+};
 pub use template::{Dependencies, RenderContext};

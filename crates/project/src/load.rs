@@ -58,6 +58,10 @@ pub struct Project {
     pub models: Vec<Model>,
     /// Named expectation suites, by file stem.
     pub suites: BTreeMap<String, Suite>,
+    /// `metrics/*.toml`, in file order.
+    pub metrics: Vec<crate::semantic::Metric>,
+    /// `dashboards/*.toml`, by file name.
+    pub dashboards: Vec<crate::semantic::Dashboard>,
 }
 
 /// `suites/<name>.toml`.
@@ -74,6 +78,14 @@ impl Project {
 
     pub fn model(&self, name: &str) -> Option<&Model> {
         self.models.iter().find(|m| m.name == name)
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&crate::semantic::Metric> {
+        self.metrics.iter().find(|m| m.name() == name)
+    }
+
+    pub fn dashboard(&self, name: &str) -> Option<&crate::semantic::Dashboard> {
+        self.dashboards.iter().find(|d| d.name == name)
     }
 
     /// A path written in a project file, relative to the project folder.
@@ -109,6 +121,9 @@ impl Project {
         let sources = load_sources(root, &mut errors);
         let mut models = load_models(root, config.as_ref(), &mut errors);
         let suites = load_suites(root, &mut errors);
+        let metrics = crate::semantic::load_metrics(root, &mut errors);
+        let dashboards = crate::semantic::load_dashboards(root, &mut errors);
+        crate::semantic::check(&metrics, &dashboards, &models, &mut errors);
         let mut sources = sources;
         resolve_expectations(&mut sources, &mut models, &suites, &mut errors);
         check_names(&sources, &models, &mut errors);
@@ -134,6 +149,8 @@ impl Project {
                 sources,
                 models,
                 suites,
+                metrics,
+                dashboards,
             }),
             _ => Err(ProjectErrors(errors)),
         }
@@ -377,7 +394,7 @@ fn collect_toml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Names become SQL identifiers unquoted, so they must survive DataFusion's lower-casing.
-fn is_identifier(name: &str) -> bool {
+pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
