@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_pg;
+mod metrics;
 mod output;
 mod pipeline;
 mod quality;
@@ -46,6 +47,8 @@ enum Command {
     Test(TestArgs),
     /// Run a SQL query over the warehouse (models by name, sources as `source.table`).
     Sql(SqlArgs),
+    /// The key metrics, defined once in metrics/*.toml: list them, check them, compute them.
+    Metrics(metrics::MetricsArgs),
     /// Measure throughput and memory: generate data at a scale, run the pipeline, report MB/s per stage.
     Bench(bench::BenchArgs),
     /// Scaffold, generate and run the food-delivery example in one go, then print its key numbers.
@@ -279,8 +282,17 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Generate(a) => generate(a).map(|_| ExitCode::SUCCESS),
         Command::Validate(a) => {
             let project = load_project(&a.project)?;
+            let project = std::sync::Arc::new(project);
+            // Metrics are checked against the models as built, when they are.
+            let (problems, unchecked) = metrics::check_built(&project).await;
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
             println!(
-                "{}: ok ({} sources, {} source tables, {} models)",
+                "{}: ok ({} sources, {} source tables, {} models, {} metrics, {} dashboards)",
                 project.config_file.display(),
                 project.sources.len(),
                 project
@@ -288,8 +300,15 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                     .iter()
                     .map(|s| s.config.tables.len())
                     .sum::<usize>(),
-                project.models.len()
+                project.models.len(),
+                project.metrics.len(),
+                project.dashboards.len()
             );
+            if unchecked > 0 {
+                println!(
+                    "{unchecked} metrics read models not built yet; `pulse run` builds them, then they are checked too"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(a) => {
@@ -340,6 +359,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Metrics(a) => metrics::run(a).await,
         Command::Sql(a) => {
             let project = load_project(&a.project)?;
             let engine = pipeline::open_engine(&project).await?;

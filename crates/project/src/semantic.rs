@@ -701,12 +701,15 @@ fn check_dashboard(
                 }
             }
             let is_funnel = m.config.measure == Measure::Funnel;
-            if is_funnel != (c.kind == TileKind::Funnel) {
-                errors.push(err(if is_funnel {
-                    format!("the funnel metric `{metric}` needs a tile of type \"funnel\"")
-                } else {
-                    format!("a funnel tile shows a funnel metric; `{metric}` is not one")
-                }));
+            if is_funnel && !matches!(c.kind, TileKind::Funnel | TileKind::Table) {
+                errors.push(err(format!(
+                    "the funnel metric `{metric}` is shown by a tile of type \"funnel\" or \"table\""
+                )));
+            }
+            if !is_funnel && c.kind == TileKind::Funnel {
+                errors.push(err(format!(
+                    "a funnel tile shows a funnel metric; `{metric}` is not one"
+                )));
             }
         }
         let shape = match c.kind {

@@ -229,3 +229,148 @@ fn example_models_compile_to_reviewed_sql() {
         }
     }
 }
+
+mod semantic {
+    use super::*;
+
+    const MODEL: &str = "select 1 as order_id, date '2026-01-01' as order_date, 'Berlin' as city";
+
+    fn scratch_with_model() -> Scratch {
+        let s = Scratch::new();
+        s.write("models/fct_orders.sql", MODEL);
+        s
+    }
+
+    const ORDERS: &str = r#"[[metrics]]
+name = "orders"
+model = "fct_orders"
+time_column = "order_date"
+measure = "count"
+dimensions = ["city"]
+"#;
+
+    #[test]
+    fn the_example_defines_the_metric_pack_and_four_dashboards() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/food-delivery");
+        let project = Project::load(&root).unwrap_or_else(|e| panic!("{e}"));
+        for name in [
+            "orders",
+            "gmv",
+            "average_order_value",
+            "cancellation_rate",
+            "campaign_funnel",
+            "promo_redemption_rate",
+            "delivery_time_p50",
+            "delivery_time_p90",
+            "delivery_time_p99",
+            "accept_time",
+            "preparation_time",
+            "pickup_wait_time",
+            "drive_time",
+            "on_time_rate",
+            "payment_success_rate",
+            "refund_rate",
+            "tickets_per_1000_orders",
+            "first_response_time",
+        ] {
+            assert!(project.metric(name).is_some(), "metric {name} missing");
+        }
+        let mut dashboards: Vec<&str> =
+            project.dashboards.iter().map(|d| d.name.as_str()).collect();
+        dashboards.sort();
+        assert_eq!(
+            dashboards,
+            ["executive", "logistics", "marketing", "support"]
+        );
+    }
+
+    #[test]
+    fn a_metric_of_an_unknown_model_names_file_and_line() {
+        let s = scratch_with_model();
+        s.write(
+            "metrics/orders.toml",
+            &format!("{ORDERS}\n[[metrics]]\nname = \"gmv\"\nmodel = \"fct_order\"\ntime_column = \"order_date\"\nmeasure = \"sum\"\nexpr = \"x\"\n"),
+        );
+        let e = s.error();
+        assert!(e.contains("orders.toml:8:"), "{e}");
+        assert!(e.contains("no model named `fct_order`"), "{e}");
+    }
+
+    #[test]
+    fn a_measure_without_what_it_needs_is_refused() {
+        let s = scratch_with_model();
+        s.write(
+            "metrics/m.toml",
+            "[[metrics]]\nname = \"gmv\"\nmodel = \"fct_orders\"\ntime_column = \"order_date\"\nmeasure = \"sum\"\n",
+        );
+        let e = s.error();
+        assert!(e.contains("m.toml:1:"), "{e}");
+        assert!(e.contains("measure `sum` needs `expr`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_metric_names_its_line() {
+        let s = scratch_with_model();
+        s.write("metrics/m.toml", &format!("{ORDERS}colour = \"red\"\n"));
+        let e = s.error();
+        assert!(e.contains("m.toml:7:"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn combined_metrics_allow_only_the_dimensions_all_parts_allow() {
+        let s = scratch_with_model();
+        s.write(
+            "metrics/m.toml",
+            &format!(
+                "{ORDERS}\n[[metrics]]\nname = \"late\"\nmodel = \"fct_orders\"\ntime_column = \"order_date\"\nmeasure = \"count\"\n\n[[metrics]]\nname = \"late_rate\"\nmeasure = \"ratio\"\nnumerator = \"late\"\ndenominator = \"orders\"\ndimensions = [\"city\"]\n"
+            ),
+        );
+        let e = s.error();
+        assert!(e.contains("m.toml:14:"), "{e}");
+        assert!(e.contains("dimension `city` is not allowed"), "{e}");
+    }
+
+    #[test]
+    fn metrics_that_refer_to_each_other_in_a_circle_are_refused() {
+        let s = scratch_with_model();
+        s.write(
+            "metrics/m.toml",
+            "[[metrics]]\nname = \"a\"\nmeasure = \"derived\"\nexpression = \"b + 1\"\n\n[[metrics]]\nname = \"b\"\nmeasure = \"derived\"\nexpression = \"2 * a\"\n",
+        );
+        let e = s.error();
+        assert!(e.contains("circle"), "{e}");
+        assert!(e.contains("a -> b -> a"), "{e}");
+    }
+
+    #[test]
+    fn a_tile_cut_by_a_dimension_its_metric_does_not_allow_names_file_and_line() {
+        let s = scratch_with_model();
+        s.write("metrics/m.toml", ORDERS);
+        s.write(
+            "dashboards/d.toml",
+            "title = \"D\"\n\n[[tiles]]\ntitle = \"Orders\"\ntype = \"kpi\"\nmetrics = [\"orders\"]\n\n[[tiles]]\ntitle = \"By campaign\"\ntype = \"bar\"\nmetrics = [\"orders\"]\nby = [\"campaign\"]\n",
+        );
+        let e = s.error();
+        assert!(e.contains("d.toml:8:"), "{e}");
+        assert!(e.contains("tile `by-campaign`"), "{e}");
+        assert!(
+            e.contains("may not be cut by `campaign` (it allows: city)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_tile_of_an_unknown_metric_and_a_filter_of_no_metric_are_refused() {
+        let s = scratch_with_model();
+        s.write("metrics/m.toml", ORDERS);
+        s.write(
+            "dashboards/d.toml",
+            "title = \"D\"\nfilters = [\"restaurant\"]\n\n[[tiles]]\ntitle = \"GMV\"\ntype = \"kpi\"\nmetrics = [\"gmv\"]\nx = 10\nw = 4\n",
+        );
+        let e = s.error();
+        assert!(e.contains("d.toml:2: dashboard filter `restaurant`"), "{e}");
+        assert!(e.contains("no metric named `gmv`"), "{e}");
+        assert!(e.contains("does not fit the grid"), "{e}");
+    }
+}

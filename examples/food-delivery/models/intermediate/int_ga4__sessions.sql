@@ -7,6 +7,7 @@ select
     min(event_at) as started_at,
     cast(min(event_at) as date) as session_date,
     max(campaign) as campaign,
+    coalesce(max(campaign_medium), 'direct') as channel,
     max(city) as city,
     max(device_category) as device_category,
     max(user_id) as user_id,

@@ -1,7 +1,10 @@
--- Sessions per day and campaign that reached each funnel step.
+-- Sessions per day, campaign, channel, city and device that reached each funnel step.
 select
     session_date,
     campaign,
+    channel,
+    city,
+    device_category,
     count(*) as sessions,
     sum(reached_session_start) as session_start_sessions,
     sum(reached_page_view) as page_view_sessions,
@@ -11,4 +14,4 @@ select
     sum(reached_purchase) as purchase_sessions,
     round(cast(sum(reached_purchase) as double) / count(*), 4) as conversion_rate
 from {{ ref('int_ga4__sessions') }}
-group by session_date, campaign
+group by session_date, campaign, channel, city, device_category

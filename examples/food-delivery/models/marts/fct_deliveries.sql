@@ -6,6 +6,8 @@ select
     o.order_hour,
     o.order_hour between 11 and 13 or o.order_hour between 18 and 20 as peak_hour,
     o.city,
+    o.restaurant_id,
+    o.restaurant_name,
     o.courier_id,
     c.vehicle,
     o.status,

@@ -22,6 +22,9 @@ sessions as (
 codes as (
     select code from {{ ref('stg_promotions__promo_codes') }}
 ),
+restaurants as (
+    select restaurant_id, restaurant_name from {{ ref('stg_orders__restaurants') }}
+),
 timed as (
     select
         o.*,
@@ -43,12 +46,14 @@ timed as (
         i.line_count,
         s.campaign as session_campaign,
         s.device_category,
-        c.code as issued_code
+        c.code as issued_code,
+        r.restaurant_name
     from orders o
     left join deliveries d on d.order_id = o.order_id
     left join items i on i.order_id = o.order_id
     left join sessions s on s.transaction_id = cast(o.order_id as varchar)
     left join codes c on c.code = o.promo_code
+    left join restaurants r on r.restaurant_id = o.restaurant_id
 )
 select
     order_id,
@@ -57,6 +62,7 @@ select
     date_part('hour', placed_at) as order_hour,
     customer_id,
     restaurant_id,
+    restaurant_name,
     city,
     status,
     subtotal_cents,

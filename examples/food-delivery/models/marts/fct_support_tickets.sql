@@ -13,6 +13,7 @@ select
     round((date_part('epoch', t.solved_at) - date_part('epoch', t.created_at)) / 60.0, 2) as resolution_minutes,
     t.solved_at is null as open,
     o.city,
+    o.restaurant_name,
     o.status as order_status,
     o.on_time as order_on_time,
     o.minutes_late as order_minutes_late
