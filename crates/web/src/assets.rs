@@ -1,10 +1,41 @@
 //! The stylesheet and script, compiled into the binary so the server needs no files and no CDN.
 
+use std::fmt::Write;
+use std::sync::LazyLock;
+
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-const CSS: &str = include_str!("../assets/pulse.css");
+use crate::charts::PALETTE;
+use crate::dashboards::{MAX_GRID_COLUMNS, MAX_GRID_ROWS};
+
+const BASE_CSS: &str = include_str!("../assets/pulse.css");
+const DASHBOARD_CSS: &str = include_str!("../assets/dashboards.css");
 const JS: &str = include_str!("../assets/pulse.js");
+
+/// The stylesheet: the site's, the dashboards', and the classes that place tiles on the grid
+/// and colour legends (generated, since the pages may carry no `style` attributes).
+static CSS: LazyLock<String> = LazyLock::new(|| {
+    let mut css = format!("{BASE_CSS}\n{DASHBOARD_CSS}\n/* generated: grid placement */\n");
+    for n in 1..=MAX_GRID_COLUMNS {
+        let _ = writeln!(
+            css,
+            ".cols-{n} {{ grid-template-columns: repeat({n}, minmax(0, 1fr)); }} \
+             .gx-{n} {{ grid-column-start: {n}; }} .gw-{n} {{ grid-column-end: span {n}; }}"
+        );
+    }
+    for n in 1..=MAX_GRID_ROWS {
+        let _ = writeln!(css, ".gy-{n} {{ grid-row-start: {n}; }}");
+    }
+    for n in 1..=12 {
+        let _ = writeln!(css, ".gh-{n} {{ grid-row-end: span {n}; }}");
+    }
+    css.push_str("/* generated: series colours */\n");
+    for (i, colour) in PALETTE.iter().enumerate() {
+        let _ = writeln!(css, ".sw.p{i} {{ background: {colour}; }}");
+    }
+    css
+});
 
 // Short caching: a new binary may bring a new stylesheet under the same path.
 const CACHE: &str = "public, max-age=300";
@@ -15,7 +46,7 @@ pub async fn css() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
         ],
-        CSS,
+        CSS.as_str(),
     )
         .into_response()
 }

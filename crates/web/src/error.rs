@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 
 use axum::http::StatusCode;
+use pulse_metrics::MetricsError;
 use pulse_orchestrate::OrchestrateError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,15 @@ pub enum WebError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] OrchestrateError),
+    #[error(
+        "no metrics are configured on this server: add metrics/*.toml and dashboards/*.toml to \
+         the project and restart `pulse serve`"
+    )]
+    NoMetrics,
+    #[error("dashboard {dashboard} has no tile {tile}")]
+    TileNotFound { dashboard: String, tile: String },
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 impl WebError {
@@ -39,11 +49,22 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Store(OrchestrateError::NotFound { .. }) => StatusCode::NOT_FOUND,
+            WebError::NoMetrics
+            | WebError::TileNotFound { .. }
+            | WebError::Metrics(MetricsError::UnknownDashboard(_)) => StatusCode::NOT_FOUND,
+            WebError::Metrics(MetricsError::BadRequest(_) | MetricsError::UnknownMetric(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             WebError::NonLoopbackWithoutToken { .. }
             | WebError::EmptyToken
             | WebError::Bind { .. }
             | WebError::Serve(_)
-            | WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | WebError::Store(_)
+            | WebError::Metrics(
+                MetricsError::Definition { .. }
+                | MetricsError::Query { .. }
+                | MetricsError::Warehouse(_),
+            ) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The web server of `pulse serve`: the runs pages and the JSON API over the orchestrator's
-//! store. Pages are rendered on the server; the only script is our own, embedded in the binary.
+//! store, and the dashboards and metrics API over the semantic layer. Pages are rendered on the
+//! server (charts too, as inline SVG); the only script is our own, embedded in the binary.
 //!
 //! The web side never runs tasks: it reads the store and writes to it (a new run, a retry, a
 //! task marked successful), and the executors in the same process pick the work up.
@@ -7,9 +8,13 @@
 mod api;
 mod assets;
 mod auth;
+pub mod charts;
+pub mod dashboards;
 mod error;
 pub mod format;
+mod metrics_api;
 mod pages;
+pub mod params;
 pub mod render;
 
 use std::future::Future;
@@ -19,6 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::Redirect;
 use axum::routing::{get, post};
+use pulse_metrics::MetricsService;
 use pulse_orchestrate::{AssetGraph, Store};
 use tokio::net::TcpListener;
 
@@ -35,6 +41,9 @@ pub struct WebConfig {
     pub access_token: Option<String>,
     /// Attempts each task of a triggered run gets.
     pub max_attempts: u32,
+    /// The semantic layer behind the dashboards and `/api/metrics`; without it the dashboard
+    /// pages say that no metrics are configured and the metrics API answers 404.
+    pub metrics: Option<Arc<MetricsService>>,
 }
 
 type App = Arc<WebConfig>;
@@ -69,6 +78,18 @@ pub fn router(cfg: WebConfig) -> Router {
             post(api::mark_success),
         )
         .route("/api/runs/{run_id}/tasks/{task_id}/log", get(api::task_log))
+        .route("/dashboards", get(pages::dashboards))
+        .route("/dashboards/{name}", get(pages::dashboard))
+        // `{tile}.csv`: the handler strips the suffix (a route segment cannot mix text and a
+        // parameter).
+        .route("/dashboards/{name}/tiles/{file}", get(pages::tile_csv))
+        .route("/api/metrics", get(metrics_api::list))
+        .route(
+            "/api/metrics/query",
+            get(metrics_api::query_get).post(metrics_api::query_post),
+        )
+        .route("/api/dashboards", get(metrics_api::dashboards))
+        .route("/api/dashboards/{name}", get(metrics_api::dashboard))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

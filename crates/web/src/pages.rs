@@ -2,19 +2,23 @@
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use maud::Markup;
+use pulse_metrics::MetricsService;
 use pulse_orchestrate::Page;
 use serde::Deserialize;
 
-use crate::render::{self, GridView, RunView, TaskLogView};
+use crate::dashboards::{self, DashboardSummary};
+use crate::params;
+use crate::render::{self, GridView, RunView, Section, TaskLogView};
 use crate::{App, GRID_RUNS, MANUAL, WebError, ops};
 
 /// An error shown as a page in the site's frame.
 pub struct PageError {
     project: String,
+    section: Section,
     error: WebError,
 }
 
@@ -23,7 +27,12 @@ impl IntoResponse for PageError {
         let status = self.error.status();
         (
             status,
-            render::error_page(&self.project, status.as_u16(), &self.error.to_string()),
+            render::error_page_in(
+                &self.project,
+                self.section,
+                status.as_u16(),
+                &self.error.to_string(),
+            ),
         )
             .into_response()
     }
@@ -31,12 +40,23 @@ impl IntoResponse for PageError {
 
 trait OrPage<T> {
     fn or_page(self, app: &App) -> Result<T, PageError>;
+    /// The same, in the dashboards' section.
+    fn or_dash(self, app: &App) -> Result<T, PageError>;
 }
 
 impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
     fn or_page(self, app: &App) -> Result<T, PageError> {
         self.map_err(|e| PageError {
             project: app.project_name.clone(),
+            section: Section::Runs,
+            error: e.into(),
+        })
+    }
+
+    fn or_dash(self, app: &App) -> Result<T, PageError> {
+        self.map_err(|e| PageError {
+            project: app.project_name.clone(),
+            section: Section::Dashboards,
             error: e.into(),
         })
     }
@@ -191,6 +211,88 @@ pub async fn mark_success(
         .await
         .or_page(&app)?;
     Ok(back_to_run(&run_id, "success", &task_id))
+}
+
+fn metrics(app: &App) -> Result<&MetricsService, WebError> {
+    app.metrics.as_deref().ok_or(WebError::NoMetrics)
+}
+
+pub async fn dashboards(State(app): State<App>) -> Markup {
+    match app.metrics.as_deref() {
+        None => dashboards::no_metrics_page(&app.project_name),
+        Some(m) => {
+            let list: Vec<DashboardSummary> = m.dashboards().iter().map(Into::into).collect();
+            dashboards::dashboards_page(&app.project_name, &list)
+        }
+    }
+}
+
+pub async fn dashboard(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    uri: Uri,
+) -> Result<Markup, PageError> {
+    let m = metrics(&app).or_dash(&app)?;
+    let filters = params::dashboard_filters(uri.query()).or_dash(&app)?;
+    let view = m.dashboard_view(&name, &filters).await.or_dash(&app)?;
+    Ok(dashboards::dashboard_page(&app.project_name, &view))
+}
+
+/// Letters, digits, `-`, `_` and `.`; anything else becomes `_`, so the name is safe in the
+/// header and on every file system.
+fn file_name_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `GET /dashboards/{name}/tiles/{tile}.csv`: the tile's figures under the same filters.
+pub async fn tile_csv(
+    State(app): State<App>,
+    Path((name, file)): Path<(String, String)>,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let m = metrics(&app).or_dash(&app)?;
+    let tile_id = file.strip_suffix(".csv").unwrap_or(&file);
+    let dashboard = m
+        .dashboards()
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| pulse_metrics::MetricsError::UnknownDashboard(name.clone()))
+        .or_dash(&app)?;
+    if !file.ends_with(".csv") || !dashboard.tiles.iter().any(|t| t.id == tile_id) {
+        return Err(WebError::TileNotFound {
+            dashboard: name.clone(),
+            tile: tile_id.to_owned(),
+        })
+        .or_dash(&app);
+    }
+    let filters = params::dashboard_filters(uri.query()).or_dash(&app)?;
+    let result = m
+        .tile_result(&name, tile_id, &filters)
+        .await
+        .or_dash(&app)?;
+    let disposition = format!(
+        "attachment; filename=\"{}-{}.csv\"",
+        file_name_part(&name),
+        file_name_part(tile_id)
+    );
+    let mut resp = result.to_csv().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
 }
 
 pub async fn not_found(State(app): State<App>, uri: Uri) -> Response {

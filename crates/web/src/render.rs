@@ -15,9 +15,13 @@ use crate::format;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Runs,
+    Dashboards,
 }
 
-const NAV: &[(Section, &str, &str)] = &[(Section::Runs, "Runs", "/runs")];
+const NAV: &[(Section, &str, &str)] = &[
+    (Section::Runs, "Runs", "/runs"),
+    (Section::Dashboards, "Dashboards", "/dashboards"),
+];
 
 /// Every task state, in the order the legend shows them.
 pub const TASK_STATES: [TaskState; 7] = [
@@ -606,12 +610,21 @@ pub fn task_log_page(v: &TaskLogView<'_>) -> Markup {
 
 /// A whole page for an error, with the same frame as the rest.
 pub fn error_page(project: &str, status: u16, message: &str) -> Markup {
+    error_page_in(project, Section::Runs, status, message)
+}
+
+/// An error page in a section of the site, with a link back to the section's start.
+pub fn error_page_in(project: &str, section: Section, status: u16, message: &str) -> Markup {
+    let (href, back) = match section {
+        Section::Runs => ("/runs", "Back to the runs"),
+        Section::Dashboards => ("/dashboards", "Back to the dashboards"),
+    };
     let body = html! {
         h1 { "Error " (status) }
         p.error-message { (message) }
-        p { a href="/runs" { "Back to the runs" } }
+        p { a href=(href) { (back) } }
     };
-    layout(project, Section::Runs, "Error", false, body)
+    layout(project, section, "Error", false, body)
 }
 
 /// The page a browser gets without the access token: a form that sends it to `/login`.

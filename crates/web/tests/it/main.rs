@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod dashboards;
 mod fixtures;
 mod pages;
 mod render;

@@ -51,6 +51,7 @@ pub async fn start(token: Option<&str>, max_attempts: u32) -> TestServer {
         store: store.clone(),
         access_token: token.map(str::to_owned),
         max_attempts,
+        metrics: None,
     };
     TestServer {
         _dir: dir,
