@@ -444,7 +444,8 @@ fn time_series(ctx: &ChartContext, r: &MetricResult) -> Markup {
             }
             line.axis x1=(px(left)) x2=(px(width - right)) y1=(px(y.at(0.0))) y2=(px(y.at(0.0))) {}
             @for (i, p) in periods.iter().enumerate() {
-                @if i % every == 0 || (i + 1 == n && n > 1 && (n - 1) % every >= every / 2) {
+                // Counted back from the newest period, which always has its label.
+                @if (n - 1 - i).is_multiple_of(every) {
                     @let x = x_of(i);
                     line.tick-mark x1=(px(x)) x2=(px(x)) y1=(px(height - bottom)) y2=(px(height - bottom + 4.0)) {}
                     text.tick x=(px(x)) y=(px(height - bottom + 16.0))
@@ -887,7 +888,7 @@ fn heatmap(ctx: &ChartContext, r: &MetricResult) -> Markup {
         .map(|l| text_width(&truncate(l, 16)))
         .fold(24.0, f64::max)
         + 10.0;
-    let top = 22.0;
+    let top = 34.0;
     let cw = ((width - label_w) / col_values.len().max(1) as f64).max(6.0);
     let ch = 24.0;
     let legend_h = 40.0;

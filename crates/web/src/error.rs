@@ -68,3 +68,37 @@ impl WebError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_errors_map_to_the_caller_or_the_server() {
+        let status = |e: MetricsError| WebError::from(e).status();
+        assert_eq!(
+            status(MetricsError::BadRequest("x".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(MetricsError::UnknownMetric("x".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(MetricsError::UnknownDashboard("x".into())),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(MetricsError::Query {
+                sql: "select 1".into(),
+                message: "boom".into()
+            }),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(MetricsError::Warehouse("down".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(WebError::NoMetrics.status(), StatusCode::NOT_FOUND);
+    }
+}
