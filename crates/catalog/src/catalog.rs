@@ -612,6 +612,24 @@ impl Catalog {
         self.lineage.neighbourhood(&id, column)
     }
 
+    /// The dashboards a dataset reaches, directly or through metrics that combine it (the
+    /// "shown on" list of a metric's page), by dashboard name.
+    pub fn dashboards_showing(&self, dataset: &str) -> Result<Vec<String>> {
+        let graph = self.downstream(dataset, None)?;
+        let mut out: Vec<String> = graph
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Dashboard)
+            .map(|n| {
+                n.dataset
+                    .trim_start_matches(DatasetKind::Dashboard.id_prefix())
+                    .to_string()
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// When the data behind a dataset last changed: its own build; a source table's landing;
     /// for a metric the oldest of the models it reads; for a dashboard the oldest of its
     /// metrics'.

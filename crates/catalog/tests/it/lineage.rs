@@ -528,3 +528,31 @@ fn drawings_dot_json_and_layout() {
     let svg = layout.to_svg();
     assert!(svg.starts_with("<svg") && svg.contains("data-id=\"fct_orders\""));
 }
+
+#[test]
+fn dashboards_showing_a_metric_directly_or_combined() {
+    let catalog = catalog();
+    // delivered_orders is on no tile itself, but average_order_value is.
+    assert_eq!(
+        catalog
+            .dashboards_showing("delivered_orders")
+            .expect("a metric"),
+        vec!["executive"]
+    );
+    assert_eq!(
+        catalog.dashboards_showing("gmv").expect("a metric"),
+        vec!["executive", "marketing"]
+    );
+    assert_eq!(
+        catalog.dashboards_showing("fct_orders").expect("a model"),
+        vec!["executive", "logistics", "marketing", "support"]
+    );
+}
+
+#[test]
+fn the_catalog_and_its_index_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<pulse_catalog::Catalog>();
+    shared::<pulse_catalog::SearchIndex>();
+    shared::<pulse_catalog::CatalogStore>();
+}
