@@ -1,7 +1,8 @@
-//! A layered drawing of a lineage graph that a web page can render as SVG: layers left to right
-//! (a node sits one layer right of its furthest input), nodes ordered within a layer by the
-//! average position of their neighbours (a few barycentre sweeps, Sugiyama-style) so that edges
-//! cross less.
+//! A layered drawing of a lineage graph that a web page can render as SVG (Sugiyama-style):
+//! layers left to right, a node one layer right of its furthest input; an edge that spans
+//! several layers passes through a thin virtual slot in each layer between, so it never runs
+//! through a node; nodes and slots are ordered within a layer by the average position of their
+//! neighbours (a few barycentre sweeps) so that edges cross less.
 
 use crate::lineage::{LineageGraph, NodeKind, kind_colour};
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,8 @@ pub const NODE_WIDTH: f64 = 220.0;
 pub const NODE_HEIGHT: f64 = 34.0;
 const LAYER_GAP: f64 = 80.0;
 const ROW_GAP: f64 = 14.0;
+/// The height a long edge takes where it crosses a layer.
+const SLOT_HEIGHT: f64 = 8.0;
 const MARGIN: f64 = 16.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +41,9 @@ pub struct PlacedEdge {
     pub y1: f64,
     pub x2: f64,
     pub y2: f64,
+    /// The whole route, `(x1, y1)` first and `(x2, y2)` last; an edge that spans layers enters
+    /// and leaves a slot in each layer between (pairs of points at the same height).
+    pub points: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,20 +54,11 @@ pub struct Layout {
     pub edges: Vec<PlacedEdge>,
 }
 
-pub(crate) fn layout(graph: &LineageGraph) -> Layout {
-    let ids: Vec<&str> = graph.nodes.iter().map(|n| n.id.as_str()).collect();
-    let index: BTreeMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let edges: Vec<(usize, usize)> = graph
-        .edges
-        .iter()
-        .filter_map(|e| Some((*index.get(e.from.as_str())?, *index.get(e.to.as_str())?)))
-        .filter(|(a, b)| a != b)
-        .collect();
-    // Longest path from a root (Kahn's order); nodes on a cycle, which a valid project has not,
-    // go one layer right of everything placed.
-    let n = ids.len();
+/// Longest path from a root, in Kahn's order; nodes on a cycle (a valid project has none) go
+/// one layer right of everything placed.
+fn layers(n: usize, edges: &[(usize, usize)]) -> Vec<usize> {
     let mut indegree = vec![0usize; n];
-    for &(_, b) in &edges {
+    for &(_, b) in edges {
         indegree[b] += 1;
     }
     let mut layer = vec![0usize; n];
@@ -69,7 +66,7 @@ pub(crate) fn layout(graph: &LineageGraph) -> Layout {
     let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     while let Some(i) = ready.pop() {
         placed[i] = true;
-        for &(a, b) in &edges {
+        for &(a, b) in edges {
             if a == i {
                 layer[b] = layer[b].max(layer[a] + 1);
                 indegree[b] -= 1;
@@ -85,18 +82,60 @@ pub(crate) fn layout(graph: &LineageGraph) -> Layout {
             layer[i] = deepest + 1;
         }
     }
-    let layers = layer.iter().copied().max().map_or(0, |m| m + 1);
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    for i in 0..n {
-        rows[layer[i]].push(i);
+    layer
+}
+
+pub(crate) fn layout(graph: &LineageGraph) -> Layout {
+    let index: BTreeMap<&str, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id.as_str(), i))
+        .collect();
+    let real = graph.nodes.len();
+    // (graph edge index, from, to), nodes by index.
+    let edges: Vec<(usize, usize, usize)> = graph
+        .edges
+        .iter()
+        .enumerate()
+        .filter_map(|(k, e)| Some((k, *index.get(e.from.as_str())?, *index.get(e.to.as_str())?)))
+        .filter(|(_, a, b)| a != b)
+        .collect();
+    let pairs: Vec<(usize, usize)> = edges.iter().map(|&(_, a, b)| (a, b)).collect();
+    let mut layer = layers(real, &pairs);
+    // Virtual slots: one per layer an edge crosses. Items [0, real) are nodes, the rest slots.
+    let mut links: Vec<(usize, usize)> = Vec::new();
+    let mut routes: Vec<(usize, usize, usize, Vec<usize>)> = Vec::new();
+    for &(k, a, b) in &edges {
+        let (la, lb) = (layer[a], layer[b]);
+        let mut chain = Vec::new();
+        let mut previous = a;
+        if lb > la {
+            for l in la + 1..lb {
+                let v = layer.len();
+                layer.push(l);
+                links.push((previous, v));
+                chain.push(v);
+                previous = v;
+            }
+        }
+        links.push((previous, b));
+        routes.push((k, a, b, chain));
     }
+    let items = layer.len();
+    let count = layer.iter().copied().max().map_or(0, |m| m + 1);
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (i, &l) in layer.iter().enumerate() {
+        rows[l].push(i);
+    }
+    let sort_key = |i: usize| match graph.nodes.get(i) {
+        Some(n) => (n.kind, n.label.clone()),
+        None => (NodeKind::Dashboard, String::from("\u{10FFFF}")),
+    };
     for row in &mut rows {
-        row.sort_by(|&a, &b| {
-            (graph.nodes[a].kind, &graph.nodes[a].label)
-                .cmp(&(graph.nodes[b].kind, &graph.nodes[b].label))
-        });
+        row.sort_by_key(|&i| sort_key(i));
     }
-    let mut position = vec![0f64; n];
+    let mut position = vec![0f64; items];
     let set_positions = |rows: &Vec<Vec<usize>>, position: &mut Vec<f64>| {
         for row in rows {
             for (p, &i) in row.iter().enumerate() {
@@ -105,23 +144,23 @@ pub(crate) fn layout(graph: &LineageGraph) -> Layout {
         }
     };
     set_positions(&rows, &mut position);
-    for sweep in 0..6 {
+    for sweep in 0..8 {
         let downward = sweep % 2 == 0;
         let order: Vec<usize> = if downward {
-            (1..layers).collect()
+            (1..count).collect()
         } else {
-            (0..layers.saturating_sub(1)).rev().collect()
+            (0..count.saturating_sub(1)).rev().collect()
         };
         for l in order {
             let mut keyed: Vec<(f64, usize)> = rows[l]
                 .iter()
                 .map(|&i| {
-                    let neighbours: Vec<f64> = edges
+                    let neighbours: Vec<f64> = links
                         .iter()
                         .filter_map(|&(a, b)| {
-                            if downward && b == i && layer[a] < l {
+                            if downward && b == i {
                                 Some(position[a])
-                            } else if !downward && a == i && layer[b] > l {
+                            } else if !downward && a == i {
                                 Some(position[b])
                             } else {
                                 None
@@ -141,53 +180,70 @@ pub(crate) fn layout(graph: &LineageGraph) -> Layout {
             set_positions(&rows, &mut position);
         }
     }
-    let tallest = rows.iter().map(Vec::len).max().unwrap_or(0) as f64;
-    let column_height = tallest * (NODE_HEIGHT + ROW_GAP) - ROW_GAP;
-    let mut nodes: Vec<PlacedNode> = Vec::with_capacity(n);
-    let mut xy = vec![(0f64, 0f64); n];
+    let height_of = |i: usize| if i < real { NODE_HEIGHT } else { SLOT_HEIGHT };
+    let column_height = |row: &Vec<usize>| -> f64 {
+        let h: f64 = row.iter().map(|&i| height_of(i) + ROW_GAP).sum();
+        (h - ROW_GAP).max(0.0)
+    };
+    let tallest = rows.iter().map(column_height).fold(0f64, f64::max);
+    let mut xy = vec![(0f64, 0f64); items];
     for (l, row) in rows.iter().enumerate() {
-        let h = row.len() as f64 * (NODE_HEIGHT + ROW_GAP) - ROW_GAP;
-        let top = MARGIN + (column_height - h) / 2.0;
-        for (p, &i) in row.iter().enumerate() {
-            let x = MARGIN + l as f64 * (NODE_WIDTH + LAYER_GAP);
-            let y = top + p as f64 * (NODE_HEIGHT + ROW_GAP);
+        let mut y = MARGIN + (tallest - column_height(row)) / 2.0;
+        let x = MARGIN + l as f64 * (NODE_WIDTH + LAYER_GAP);
+        for &i in row {
             xy[i] = (x, y);
-            let node = &graph.nodes[i];
+            y += height_of(i) + ROW_GAP;
+        }
+    }
+    let mut nodes: Vec<PlacedNode> = Vec::with_capacity(real);
+    for (l, row) in rows.iter().enumerate() {
+        for &i in row {
+            let Some(node) = graph.nodes.get(i) else {
+                continue;
+            };
             nodes.push(PlacedNode {
                 id: node.id.clone(),
                 label: node.label.clone(),
                 kind: node.kind,
                 layer: l,
-                x,
-                y,
+                x: xy[i].0,
+                y: xy[i].1,
                 width: NODE_WIDTH,
                 height: NODE_HEIGHT,
                 start: node.id == graph.start,
             });
         }
     }
-    let placed_edges = graph
-        .edges
-        .iter()
-        .filter_map(|e| {
-            let a = xy[*index.get(e.from.as_str())?];
-            let b = xy[*index.get(e.to.as_str())?];
-            Some(PlacedEdge {
+    let placed_edges = routes
+        .into_iter()
+        .map(|(k, a, b, chain)| {
+            let e = &graph.edges[k];
+            let start = (xy[a].0 + NODE_WIDTH, xy[a].1 + NODE_HEIGHT / 2.0);
+            let end = (xy[b].0, xy[b].1 + NODE_HEIGHT / 2.0);
+            let mut points = vec![start];
+            for v in chain {
+                let y = xy[v].1 + SLOT_HEIGHT / 2.0;
+                points.push((xy[v].0, y));
+                points.push((xy[v].0 + NODE_WIDTH, y));
+            }
+            points.push(end);
+            PlacedEdge {
                 from: e.from.clone(),
                 to: e.to.clone(),
                 indirect: e.indirect,
-                x1: a.0 + NODE_WIDTH,
-                y1: a.1 + NODE_HEIGHT / 2.0,
-                x2: b.0,
-                y2: b.1 + NODE_HEIGHT / 2.0,
-            })
+                x1: start.0,
+                y1: start.1,
+                x2: end.0,
+                y2: end.1,
+                points,
+            }
         })
         .collect();
     Layout {
         width: 2.0 * MARGIN
-            + layers as f64 * NODE_WIDTH
-            + layers.saturating_sub(1) as f64 * LAYER_GAP,
-        height: 2.0 * MARGIN + column_height.max(0.0),
+            + count as f64 * NODE_WIDTH
+            + count.saturating_sub(1) as f64 * LAYER_GAP,
+        height: 2.0 * MARGIN + tallest,
         nodes,
         edges: placed_edges,
     }
@@ -198,6 +254,27 @@ fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+impl PlacedEdge {
+    /// The SVG path of the route: curves across the gaps between layers, straight lines
+    /// through the slots of the layers it crosses.
+    pub fn svg_path(&self) -> String {
+        let mut d = String::new();
+        for (i, pair) in self.points.windows(2).enumerate() {
+            let ((x1, y1), (x2, y2)) = (pair[0], pair[1]);
+            if i == 0 {
+                d.push_str(&format!("M {x1} {y1}"));
+            }
+            if i % 2 == 0 {
+                let mid = (x1 + x2) / 2.0;
+                d.push_str(&format!(" C {mid} {y1}, {mid} {y2}, {x2} {y2}"));
+            } else {
+                d.push_str(&format!(" L {x2} {y2}"));
+            }
+        }
+        d
+    }
 }
 
 impl Layout {
@@ -211,15 +288,16 @@ impl Layout {
         );
         out.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#888\"/></marker></defs>\n");
         for e in &self.edges {
-            let mid = (e.x1 + e.x2) / 2.0;
             let dash = if e.indirect {
                 " stroke-dasharray=\"4 3\""
             } else {
                 ""
             };
             out.push_str(&format!(
-                "<path class=\"edge\" d=\"M {} {} C {mid} {}, {mid} {}, {} {}\" fill=\"none\" stroke=\"#888\"{dash} marker-end=\"url(#arrow)\"/>\n",
-                e.x1, e.y1, e.y1, e.y2, e.x2, e.y2
+                "<path class=\"edge\" data-from=\"{}\" data-to=\"{}\" d=\"{}\" fill=\"none\" stroke=\"#888\"{dash} marker-end=\"url(#arrow)\"/>\n",
+                escape(&e.from),
+                escape(&e.to),
+                e.svg_path()
             ));
         }
         for nd in &self.nodes {

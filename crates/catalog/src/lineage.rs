@@ -866,6 +866,75 @@ impl LineageGraph {
         }
     }
 
+    /// The graph without nodes of `kind`, each of their inputs linked to each of their outputs
+    /// instead (e.g. tiles collapsed into metric -> dashboard edges for an overview). The start
+    /// node is kept whatever its kind.
+    pub fn collapse(&self, kind: NodeKind) -> LineageGraph {
+        let gone: BTreeSet<&str> = self
+            .nodes
+            .iter()
+            .filter(|n| n.kind == kind && n.id != self.start)
+            .map(|n| n.id.as_str())
+            .collect();
+        let mut edges: BTreeSet<LineageEdge> = self
+            .edges
+            .iter()
+            .filter(|e| !gone.contains(e.from.as_str()) && !gone.contains(e.to.as_str()))
+            .cloned()
+            .collect();
+        for g in &gone {
+            // Through chains of collapsed nodes too.
+            let mut inputs: Vec<(String, bool)> = Vec::new();
+            let mut stack = vec![(g.to_string(), false)];
+            let mut seen = BTreeSet::new();
+            while let Some((n, indirect)) = stack.pop() {
+                for e in self.edges.iter().filter(|e| e.to == n) {
+                    let ind = indirect || e.indirect;
+                    if gone.contains(e.from.as_str()) {
+                        if seen.insert(e.from.clone()) {
+                            stack.push((e.from.clone(), ind));
+                        }
+                    } else {
+                        inputs.push((e.from.clone(), ind));
+                    }
+                }
+            }
+            for out in self
+                .edges
+                .iter()
+                .filter(|e| e.from == *g && !gone.contains(e.to.as_str()))
+            {
+                for (input, indirect) in &inputs {
+                    edges.insert(LineageEdge {
+                        from: input.clone(),
+                        to: out.to.clone(),
+                        indirect: *indirect || out.indirect,
+                    });
+                }
+            }
+        }
+        let direct: BTreeSet<(String, String)> = edges
+            .iter()
+            .filter(|e| !e.indirect)
+            .map(|e| (e.from.clone(), e.to.clone()))
+            .collect();
+        LineageGraph {
+            start: self.start.clone(),
+            direction: self.direction,
+            column_level: self.column_level,
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|n| !gone.contains(n.id.as_str()))
+                .cloned()
+                .collect(),
+            edges: edges
+                .into_iter()
+                .filter(|e| !e.indirect || !direct.contains(&(e.from.clone(), e.to.clone())))
+                .collect(),
+        }
+    }
+
     /// Graphviz DOT, left to right; indirect edges dashed.
     pub fn to_dot(&self) -> String {
         let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));

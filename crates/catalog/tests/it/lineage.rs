@@ -525,6 +525,12 @@ fn drawings_dot_json_and_layout() {
         by_id["fct_deliveries"].layer,
         layout.nodes.iter().map(|n| n.layer).max().unwrap_or(0)
     );
+    // A route passes through a slot in every layer its edge crosses, always rightwards.
+    for e in &layout.edges {
+        let span = by_id[e.to.as_str()].layer - by_id[e.from.as_str()].layer;
+        assert_eq!(e.points.len(), 2 * span, "{} -> {}", e.from, e.to);
+        assert!(e.points.windows(2).all(|p| p[0].0 < p[1].0));
+    }
     let svg = layout.to_svg();
     assert!(svg.starts_with("<svg") && svg.contains("data-id=\"fct_orders\""));
 }
@@ -555,4 +561,46 @@ fn the_catalog_and_its_index_can_be_shared_between_threads() {
     shared::<pulse_catalog::Catalog>();
     shared::<pulse_catalog::SearchIndex>();
     shared::<pulse_catalog::CatalogStore>();
+}
+
+#[test]
+#[ignore = "writes drawings to $PULSE_CATALOG_DRAW_DIR for a person to look at"]
+fn draw_for_a_person() {
+    let Ok(dir) = std::env::var("PULSE_CATALOG_DRAW_DIR") else {
+        return;
+    };
+    let catalog = catalog();
+    for (name, graph) in [
+        (
+            "fct_deliveries_up",
+            catalog.upstream("fct_deliveries", None),
+        ),
+        ("gmv_both", catalog.neighbourhood("gmv", None)),
+        ("orders_down", catalog.downstream("orders.orders", None)),
+    ] {
+        let svg = graph.expect("lineage").layout().to_svg();
+        std::fs::write(format!("{dir}/{name}.svg"), svg).expect("written");
+    }
+}
+
+#[test]
+fn tiles_collapse_into_metric_to_dashboard_edges() {
+    let catalog = catalog();
+    let full = catalog.downstream("gmv", None).expect("downstream");
+    let overview = full.collapse(NodeKind::Tile);
+    assert!(overview.nodes.iter().all(|n| n.kind != NodeKind::Tile));
+    let edges: BTreeSet<(&str, &str)> = overview
+        .edges
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    let want: BTreeSet<(&str, &str)> = [
+        ("metric:gmv", "metric:average_order_value"),
+        ("metric:gmv", "dashboard:executive"),
+        ("metric:gmv", "dashboard:marketing"),
+        ("metric:average_order_value", "dashboard:executive"),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(edges, want);
 }
