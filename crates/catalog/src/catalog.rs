@@ -754,24 +754,14 @@ fn quarantine(
     ));
     q.owner = owner;
     q.tags = tags.to_vec();
-    q.columns = vec![
-        Column {
-            name: pulse_quality_columns::EXPECTATION.into(),
-            description: Some("The expectation the row failed.".into()),
+    q.columns = crate::lineage::QUARANTINE_COLUMNS
+        .iter()
+        .zip(["The expectation the row failed.", "Why the row failed it."])
+        .map(|(name, description)| Column {
+            name: name.to_string(),
+            description: Some(description.to_string()),
             ..Column::default()
-        },
-        Column {
-            name: pulse_quality_columns::REASON.into(),
-            description: Some("Why the row failed it.".into()),
-            ..Column::default()
-        },
-    ];
+        })
+        .collect();
     q
-}
-
-/// The columns the quality engine adds to quarantined rows (`pulse-quality` names them; this
-/// crate does not depend on it, so they are repeated here).
-mod pulse_quality_columns {
-    pub const EXPECTATION: &str = "_pulse_expectation";
-    pub const REASON: &str = "_pulse_reason";
 }

@@ -176,8 +176,9 @@ struct TileColumns {
     by: Vec<String>,
 }
 
-/// Columns the quarantine adds to each row it keeps.
-const QUARANTINE_COLUMNS: &[&str] = &["_pulse_expectation", "_pulse_reason"];
+/// Columns the quarantine adds to each row it keeps (`pulse-quality` names them; this crate
+/// does not depend on it).
+pub(crate) const QUARANTINE_COLUMNS: &[&str] = &["_pulse_expectation", "_pulse_reason"];
 
 type Key = (String, Option<String>);
 

@@ -97,6 +97,12 @@ impl Validators {
             for key in obj.keys() {
                 match FACET_SCHEMAS.iter().find(|(k, _)| k == key) {
                     Some((_, file)) => {
+                        // The facet names the very schema it is checked against.
+                        let schema = read_json(&spec_dir().join(format!("facets/{file}.json")));
+                        let url = obj[key]["_schemaURL"].as_str().unwrap_or_default();
+                        if url.split('#').next() != schema["$id"].as_str() {
+                            out.push(format!("{where_}.{key}: _schemaURL {url} is not {file}"));
+                        }
                         let v = &self.facets[*file];
                         out.extend(
                             errors(v, facets)
