@@ -358,6 +358,73 @@ pub async fn good_run(store: &Store, schedule: Option<&str>, rows: u64) -> RunRe
 // ---------------------------------------------------------------------------------------------
 // The monitor with every kind of notifier.
 
+pub const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A PostgreSQL schema of its own, dropped at the end; the synchronous client runs on threads of
+/// its own (it may not run inside the test's runtime).
+pub struct PgSchema {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    pub fn create() -> PgSchema {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        let name = format!("pulse_monitor_test_{:012x}", h.finish() & 0xffff_ffff_ffff);
+        let sql = format!("CREATE SCHEMA {name}");
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(PG_URL, postgres::NoTls).unwrap_or_else(|e| {
+                panic!(
+                    "this test needs the PostgreSQL server at {PG_URL} (trust auth, database `test`) and it is not reachable: {e}; \
+                     scripts/services.sh starts or installs it"
+                )
+            });
+            c.batch_execute(&sql).expect("create the test schema");
+        })
+        .join()
+        .expect("the schema is created");
+        let url = format!("{PG_URL}?options=-csearch_path%3D{name}");
+        PgSchema { name, url }
+    }
+
+    /// Tables of the schema.
+    pub fn tables(&self) -> Vec<String> {
+        let name = self.name.clone();
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(PG_URL, postgres::NoTls).expect("connect");
+            c.query(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+                &[&name],
+            )
+            .expect("tables")
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect()
+        })
+        .join()
+        .expect("tables")
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(PG_URL, postgres::NoTls) {
+                let _ = c.batch_execute(&sql);
+            }
+        })
+        .join();
+    }
+}
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub store: Store,
@@ -366,6 +433,8 @@ pub struct Harness {
     pub slack: WebhookServer,
     pub smtp: SmtpServer,
     pub script_out: PathBuf,
+    /// Last, so it is dropped after the monitor and the store (fields drop in order).
+    pub pg: Option<PgSchema>,
 }
 
 /// What each receiver got, as counts.
@@ -380,11 +449,22 @@ pub struct Counts {
 impl Harness {
     /// `sections`: `[[alerts]]` (and `[[routes]]`) tables; `monitor`: extra `[monitor]` lines.
     pub async fn new(monitor: &str, sections: &str) -> Harness {
+        Harness::on(monitor, sections, None).await
+    }
+
+    /// The same on PostgreSQL: the runs and the incidents in one schema of their own.
+    pub async fn on_postgres(monitor: &str, sections: &str) -> Harness {
+        Harness::on(monitor, sections, Some(PgSchema::create())).await
+    }
+
+    async fn on(monitor: &str, sections: &str, pg: Option<PgSchema>) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let hook = WebhookServer::start();
         let slack = WebhookServer::start();
         let smtp = SmtpServer::start(dir.path());
-        let script_out = dir.path().join("script.jsonl");
+        // One file per run of the command, named by incident, status and process id.
+        let script_out = dir.path().join("script");
+        std::fs::create_dir_all(&script_out).expect("a folder for the command's output");
         let toml = format!(
             r#"
 [monitor]
@@ -414,7 +494,7 @@ to_owner = true
 [[notifiers]]
 name = "script"
 kind = "command"
-command = ["sh", "-c", "cat >> \"$PULSE_TEST_OUT\"; echo >> \"$PULSE_TEST_OUT\""]
+command = ["sh", "-c", "cat > \"$PULSE_TEST_OUT/$PULSE_ALERT_ID-$PULSE_ALERT_STATUS-$$.json\""]
 env = {{ PULSE_TEST_OUT = "{out}" }}
 
 {sections}
@@ -425,13 +505,18 @@ env = {{ PULSE_TEST_OUT = "{out}" }}
             out = script_out.display(),
         );
         let config = MonitorConfig::from_toml(&toml).expect("the test configuration is valid");
-        let url = "sqlite://.pulse/metadata.sqlite";
-        let store = Store::open(url, dir.path()).await.expect("open the store");
-        let monitor = Monitor::open(config, store.clone(), url, dir.path())
+        let url = pg
+            .as_ref()
+            .map_or("sqlite://.pulse/metadata.sqlite".to_string(), |p| {
+                p.url.clone()
+            });
+        let store = Store::open(&url, dir.path()).await.expect("open the store");
+        let monitor = Monitor::open(config, store.clone(), &url, dir.path())
             .await
             .expect("open the monitor")
             .with_project("shop");
         Harness {
+            pg,
             dir,
             store,
             monitor,
@@ -443,11 +528,17 @@ env = {{ PULSE_TEST_OUT = "{out}" }}
     }
 
     pub fn script_calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.script_out)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("the command got JSON"))
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.script_out)
+            .expect("the command's folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).expect("read");
+                serde_json::from_str(&text).expect("the command got JSON")
+            })
             .collect()
     }
 

@@ -1,2 +1,5 @@
 mod common;
+mod incidents;
+mod postgres;
 mod rules;
+mod telemetry;
