@@ -35,5 +35,5 @@ pub use monitor::{DispatchReport, Monitor, Sent, TickReport};
 pub use notify::{Notification, Notifier, Notifiers};
 pub use overview::Overview;
 pub use rules::{Alert, CostReport, Evaluation, evaluate};
-pub use silence::Matcher;
+pub use silence::{Matcher, parse_until};
 pub use telemetry::Telemetry;

@@ -8,6 +8,7 @@
 use crate::alerts::Incident;
 use crate::error::{MonitorError, Result};
 use crate::glob::glob_match;
+use chrono::{DateTime, Utc};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,5 +121,46 @@ mod tests {
         assert!(e.to_string().contains("unknown field `colour`"), "{e}");
         let m = Matcher::parse("freshness:*, owner = data*").expect("ok");
         assert_eq!(m.to_string(), "key=freshness:*,owner=data*");
+    }
+}
+
+/// When a silence given as `--until` ends: a duration from `now` (`90m`, `2h`, `1d`) or an
+/// RFC 3339 time (`2025-06-01T18:00:00Z`).
+pub fn parse_until(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let d = pulse_project::ConfigDuration::parse(text).map_err(|e| MonitorError::Matcher {
+        matcher: text.to_string(),
+        message: format!("an end is a duration like `2h` or a time like 2025-06-01T18:00:00Z: {e}"),
+    })?;
+    let d = chrono::Duration::from_std(d.as_std()).map_err(|e| MonitorError::Matcher {
+        matcher: text.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(now + d)
+}
+
+#[cfg(test)]
+mod until_tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        let now = DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_until("2h", now).expect("2h").to_rfc3339(),
+            "2025-06-01T12:00:00+00:00"
+        );
+        assert_eq!(
+            parse_until("2025-06-02T00:00:00+02:00", now)
+                .expect("time")
+                .to_rfc3339(),
+            "2025-06-01T22:00:00+00:00"
+        );
+        assert!(parse_until("soon", now).is_err());
     }
 }

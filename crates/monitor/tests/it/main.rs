@@ -1,5 +1,7 @@
 mod common;
 mod incidents;
+mod overview;
 mod postgres;
+mod readme;
 mod rules;
 mod telemetry;
