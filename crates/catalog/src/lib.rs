@@ -9,6 +9,8 @@
 //!   them ([`LineageGraph::to_dot`], [`LineageGraph::layout`], [`Layout::to_svg`]).
 //! - [`SearchIndex`] is a tantivy full-text index over all of it.
 //! - [`openlineage`] builds and emits OpenLineage run events for each task.
+//! - [`CatalogService`] is what a server holds: a snapshot of catalog and index, rebuilt when the
+//!   store changed.
 //!
 //! The crate is engine-free: the CLI, which runs DataFusion, supplies column lineage read off
 //! the logical plans and calls the `record_*` functions after each task.
@@ -21,6 +23,7 @@ mod lineage;
 mod model;
 pub mod openlineage;
 mod search;
+mod service;
 pub mod sql;
 mod store;
 
@@ -30,10 +33,14 @@ pub use freshness::{Freshness, FreshnessStatus, cron_interval, freshness};
 pub use layout::{Layout, PlacedEdge, PlacedNode};
 pub use lineage::{
     ColumnInput, ColumnMap, Direction, Lineage, LineageEdge, LineageGraph, LineageNode, NodeKind,
+    kind_colour,
 };
 pub use model::{
     Column, ColumnProfile, Dataset, DatasetKind, Details, FailedExpectation, MetricDefinition,
     Profile, QualitySummary, Stats, TileRef, TileSummary, TopValue, UsedBy,
 };
 pub use search::{SearchHit, SearchIndex, SearchQuery};
-pub use store::{CatalogStore, DatasetRecord, RecordedColumnLineage, Retyped, SchemaChange};
+pub use service::{CatalogService, CatalogSnapshot};
+pub use store::{
+    CatalogStore, DatasetRecord, RecordedColumnLineage, Retyped, SchemaChange, StoreStamp,
+};

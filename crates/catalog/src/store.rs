@@ -3,7 +3,9 @@
 //! so that a reader never sees half a record. A dataset's schema history lives in its own record:
 //! the schema and the change that led to it are written in the same rename, so a crash cannot
 //! record one without the other. Read-modify-write cycles of concurrent workers are serialised
-//! by an exclusive lock on `<folder>/.lock`.
+//! by an exclusive lock on `<folder>/.lock`. Every change also bumps a counter in
+//! `<folder>/version`, so a long-lived reader (the web server's catalog) can tell cheaply whether
+//! anything changed ([`CatalogStore::stamp`]).
 
 use crate::error::{CatalogError, Result};
 use crate::lineage::ColumnMap;
@@ -14,6 +16,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 /// A column whose type changed between two schemas.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +117,15 @@ pub struct DatasetRecord {
     pub column_lineage: Option<RecordedColumnLineage>,
 }
 
+/// What a reader compares to tell whether the store changed since it last read it: the counter
+/// every write bumps, and the modification time of the records' folder (which also catches
+/// records added or removed by hand). Two stat calls and a read of a few bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreStamp {
+    pub version: u64,
+    pub modified: Option<SystemTime>,
+}
+
 /// The catalog's folder of run reports.
 #[derive(Debug, Clone)]
 pub struct CatalogStore {
@@ -158,6 +170,31 @@ impl CatalogStore {
 
     fn path_of(&self, id: &str) -> PathBuf {
         self.dir.join("datasets").join(file_name(id))
+    }
+
+    /// How many changes the store has seen (0 for a new store).
+    pub fn version(&self) -> Result<u64> {
+        let path = self.dir.join("version");
+        match std::fs::read_to_string(&path) {
+            // A torn or hand-edited counter counts as 0: the folder's mtime still tells changes.
+            Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(CatalogError::io(&path, e)),
+        }
+    }
+
+    /// The store's [`StoreStamp`]: read it before reading the records, and read them again
+    /// when a later stamp differs.
+    pub fn stamp(&self) -> Result<StoreStamp> {
+        let version = self.version()?;
+        let datasets = self.dir.join("datasets");
+        let modified = std::fs::metadata(&datasets)
+            .and_then(|m| m.modified())
+            .map_err(|e| CatalogError::io(&datasets, e))?;
+        Ok(StoreStamp {
+            version,
+            modified: Some(modified),
+        })
     }
 
     /// The record of one dataset, if a run reported on it.
@@ -214,7 +251,10 @@ impl CatalogStore {
             ..DatasetRecord::default()
         });
         change(&mut record);
-        let written = write_atomically(&path, &record);
+        let written = write_atomically(&path, &record).and_then(|()| {
+            let next = self.version()?.wrapping_add(1);
+            write_atomically(&self.dir.join("version"), &next)
+        });
         // Dropping the file releases the lock too; unlocking first reports nothing useful.
         let _ = lock.unlock();
         written?;

@@ -5,6 +5,7 @@ mod freshness;
 mod lineage;
 mod openlineage;
 mod search;
+mod service;
 mod sql;
 mod store;
 
