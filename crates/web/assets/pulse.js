@@ -16,3 +16,9 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
 }
+
+// Forms marked data-autosubmit (the lineage graph's column) apply a choice at once; without
+// the script their button does.
+for (const form of document.querySelectorAll("form[data-autosubmit]")) {
+  form.addEventListener("change", () => form.submit());
+}

@@ -6,17 +6,23 @@ use std::sync::LazyLock;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use pulse_catalog::kind_colour;
+
+use crate::catalog::NODE_KINDS;
 use crate::charts::PALETTE;
 use crate::dashboards::{MAX_GRID_COLUMNS, MAX_GRID_ROWS};
 
 const BASE_CSS: &str = include_str!("../assets/pulse.css");
 const DASHBOARD_CSS: &str = include_str!("../assets/dashboards.css");
+const CATALOG_CSS: &str = include_str!("../assets/catalog.css");
 const JS: &str = include_str!("../assets/pulse.js");
 
-/// The stylesheet: the site's, the dashboards', and the classes that place tiles on the grid
-/// and colour legends (generated, since the pages may carry no `style` attributes).
+/// The stylesheet: the site's, the dashboards', the catalog's, and the classes that place tiles
+/// on the grid and colour legends and lineage kinds (generated, since the pages may carry no
+/// `style` attributes).
 static CSS: LazyLock<String> = LazyLock::new(|| {
-    let mut css = format!("{BASE_CSS}\n{DASHBOARD_CSS}\n/* generated: grid placement */\n");
+    let mut css =
+        format!("{BASE_CSS}\n{DASHBOARD_CSS}\n{CATALOG_CSS}\n/* generated: grid placement */\n");
     for n in 1..=MAX_GRID_COLUMNS {
         let _ = writeln!(
             css,
@@ -33,6 +39,15 @@ static CSS: LazyLock<String> = LazyLock::new(|| {
     css.push_str("/* generated: series colours */\n");
     for (i, colour) in PALETTE.iter().enumerate() {
         let _ = writeln!(css, ".sw.p{i} {{ background: {colour}; }}");
+    }
+    css.push_str("/* generated: catalog kinds */\n");
+    for kind in NODE_KINDS {
+        let (k, colour) = (kind.as_str(), kind_colour(kind));
+        let _ = writeln!(
+            css,
+            ".kind-badge.k-{k}, .lineage-legend .k-{k} {{ background: {colour}; }} \
+             svg.lineage-graph .k-{k} rect {{ fill: {colour}; }}"
+        );
     }
     css
 });

@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 
 use axum::http::StatusCode;
+use pulse_catalog::CatalogError;
 use pulse_metrics::MetricsError;
 use pulse_orchestrate::OrchestrateError;
 
@@ -40,6 +41,13 @@ pub enum WebError {
     TileNotFound { dashboard: String, tile: String },
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(
+        "no catalog is configured on this server: `pulse serve` keeps one when the project has \
+         a warehouse"
+    )]
+    NoCatalog,
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
 }
 
 impl WebError {
@@ -55,6 +63,8 @@ impl WebError {
             WebError::Metrics(MetricsError::BadRequest(_) | MetricsError::UnknownMetric(_)) => {
                 StatusCode::BAD_REQUEST
             }
+            WebError::NoCatalog => StatusCode::NOT_FOUND,
+            WebError::Catalog(e) if e.is_not_found() => StatusCode::NOT_FOUND,
             WebError::NonLoopbackWithoutToken { .. }
             | WebError::EmptyToken
             | WebError::Bind { .. }
@@ -64,7 +74,8 @@ impl WebError {
                 MetricsError::Definition { .. }
                 | MetricsError::Query { .. }
                 | MetricsError::Warehouse(_),
-            ) => StatusCode::INTERNAL_SERVER_ERROR,
+            )
+            | WebError::Catalog(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

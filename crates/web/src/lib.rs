@@ -1,5 +1,6 @@
 //! The web server of `pulse serve`: the runs pages and the JSON API over the orchestrator's
-//! store, and the dashboards and metrics API over the semantic layer. Pages are rendered on the
+//! store, the dashboards and metrics API over the semantic layer, and the catalog (search,
+//! dataset and metric pages, lineage) over the catalog service. Pages are rendered on the
 //! server (charts too, as inline SVG); the only script is our own, embedded in the binary.
 //!
 //! The web side never runs tasks: it reads the store and writes to it (a new run, a retry, a
@@ -8,6 +9,8 @@
 mod api;
 mod assets;
 mod auth;
+pub mod catalog;
+mod catalog_http;
 pub mod charts;
 pub mod dashboards;
 mod error;
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::response::Redirect;
 use axum::routing::{get, post};
+use pulse_catalog::CatalogService;
 use pulse_metrics::MetricsService;
 use pulse_orchestrate::{AssetGraph, Store};
 use tokio::net::TcpListener;
@@ -44,6 +48,9 @@ pub struct WebConfig {
     /// The semantic layer behind the dashboards and `/api/metrics`; without it the dashboard
     /// pages say that no metrics are configured and the metrics API answers 404.
     pub metrics: Option<Arc<MetricsService>>,
+    /// The catalog behind `/catalog` and `/api/catalog`, `/api/lineage`; without it the catalog
+    /// pages say that no catalog is configured and its API answers 404.
+    pub catalog: Option<Arc<CatalogService>>,
 }
 
 type App = Arc<WebConfig>;
@@ -90,6 +97,16 @@ pub fn router(cfg: WebConfig) -> Router {
         )
         .route("/api/dashboards", get(metrics_api::dashboards))
         .route("/api/dashboards/{name}", get(metrics_api::dashboard))
+        .route("/catalog", get(catalog_http::home))
+        .route("/catalog/search", get(catalog_http::search))
+        .route("/catalog/datasets/{id}", get(catalog_http::dataset))
+        .route("/api/catalog/search", get(catalog_http::search_json))
+        .route("/api/catalog/datasets", get(catalog_http::datasets_json))
+        .route(
+            "/api/catalog/datasets/{id}",
+            get(catalog_http::dataset_json),
+        )
+        .route("/api/lineage/{id}", get(catalog_http::lineage_json))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

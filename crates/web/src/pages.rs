@@ -38,10 +38,12 @@ impl IntoResponse for PageError {
     }
 }
 
-trait OrPage<T> {
+pub(crate) trait OrPage<T> {
     fn or_page(self, app: &App) -> Result<T, PageError>;
     /// The same, in the dashboards' section.
     fn or_dash(self, app: &App) -> Result<T, PageError>;
+    /// The same, in the catalog's section.
+    fn or_catalog(self, app: &App) -> Result<T, PageError>;
 }
 
 impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
@@ -57,6 +59,14 @@ impl<T, E: Into<WebError>> OrPage<T> for Result<T, E> {
         self.map_err(|e| PageError {
             project: app.project_name.clone(),
             section: Section::Dashboards,
+            error: e.into(),
+        })
+    }
+
+    fn or_catalog(self, app: &App) -> Result<T, PageError> {
+        self.map_err(|e| PageError {
+            project: app.project_name.clone(),
+            section: Section::Catalog,
             error: e.into(),
         })
     }

@@ -1,10 +1,11 @@
-//! Query strings of the dashboard pages and the metrics API, parsed by hand: filters repeat a
-//! key once per value (`f.city=Berlin&f.city=Köln`), which axum's `Query` cannot gather into a
-//! map.
+//! Query strings of the dashboard pages, the metrics API and the catalog, parsed by hand:
+//! filters repeat a key once per value (`f.city=Berlin&f.city=Köln`, `kind=metric&kind=model`),
+//! which axum's `Query` cannot gather into a map.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use pulse_catalog::{DatasetKind, Direction, SearchQuery};
 use pulse_metrics::{DashboardFilters, MetricRequest};
 use pulse_project::Grain;
 
@@ -192,4 +193,117 @@ pub fn metric_request(raw: Option<&str>) -> Result<MetricRequest, WebError> {
         }
     }
     Ok(req)
+}
+
+/// The most hits one search answers.
+pub const MAX_SEARCH_LIMIT: usize = 500;
+
+fn kinds_list() -> String {
+    DatasetKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `GET /catalog/search` and `/api/catalog/search`: `q` the text, `kind` and `tag` once per
+/// value (or comma-separated), `limit`. Other parameters are ignored, so a search form may
+/// carry more fields.
+pub fn catalog_search(raw: Option<&str>) -> Result<SearchQuery, WebError> {
+    let mut q = SearchQuery::default();
+    for (key, value) in pairs(raw.unwrap_or("")) {
+        match key.as_str() {
+            "q" => q.text = value.trim().to_owned(),
+            "kind" => {
+                for k in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let kind = DatasetKind::parse(k).ok_or_else(|| {
+                        WebError::BadRequest(format!(
+                            "kind must be one of {}, got {k:?}",
+                            kinds_list()
+                        ))
+                    })?;
+                    if !q.kinds.contains(&kind) {
+                        q.kinds.push(kind);
+                    }
+                }
+            }
+            "tag" => {
+                for t in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    push_unique(&mut q.tags, t.to_lowercase());
+                }
+            }
+            "limit" => {
+                q.limit = match value.trim() {
+                    "" => None,
+                    v => match v.parse::<usize>() {
+                        Ok(n) if (1..=MAX_SEARCH_LIMIT).contains(&n) => Some(n),
+                        _ => {
+                            return Err(WebError::BadRequest(format!(
+                                "limit must be between 1 and {MAX_SEARCH_LIMIT}, got {v:?}"
+                            )));
+                        }
+                    },
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(q)
+}
+
+/// The `kind` filter of `/api/catalog/datasets`, if any.
+pub fn catalog_kinds(raw: Option<&str>) -> Result<Vec<DatasetKind>, WebError> {
+    let q = catalog_search(raw)?;
+    Ok(q.kinds)
+}
+
+/// The column a dataset page's lineage is about: `?column=`, empty meaning none.
+pub fn lineage_column(raw: Option<&str>) -> Option<String> {
+    pairs(raw.unwrap_or(""))
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "column")
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// How many hops a dataset page's lineage graph reaches: `?depth=`, none (all) when absent,
+/// empty or not a number from 1 to 50.
+pub fn lineage_depth(raw: Option<&str>) -> Option<usize> {
+    pairs(raw.unwrap_or(""))
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "depth")
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .filter(|d| (1..=50).contains(d))
+}
+
+/// `GET /api/lineage/{id}`: `direction` (upstream, downstream or both, the default) and
+/// `column`. Unknown parameters are refused, so a typo does not silently widen the answer.
+pub fn lineage_query(raw: Option<&str>) -> Result<(Direction, Option<String>), WebError> {
+    let mut direction = Direction::Both;
+    let mut column = None;
+    for (key, value) in pairs(raw.unwrap_or("")) {
+        match key.as_str() {
+            "direction" => {
+                direction = match value.trim() {
+                    "" | "both" => Direction::Both,
+                    "upstream" | "up" => Direction::Upstream,
+                    "downstream" | "down" => Direction::Downstream,
+                    v => {
+                        return Err(WebError::BadRequest(format!(
+                            "direction must be upstream, downstream or both, got {v:?}"
+                        )));
+                    }
+                }
+            }
+            "column" => column = Some(value.trim().to_owned()).filter(|v| !v.is_empty()),
+            _ => {
+                return Err(WebError::BadRequest(format!(
+                    "unknown query parameter {key:?}; expected direction or column"
+                )));
+            }
+        }
+    }
+    Ok((direction, column))
 }

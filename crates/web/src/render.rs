@@ -16,11 +16,13 @@ use crate::format;
 pub enum Section {
     Runs,
     Dashboards,
+    Catalog,
 }
 
 const NAV: &[(Section, &str, &str)] = &[
     (Section::Runs, "Runs", "/runs"),
     (Section::Dashboards, "Dashboards", "/dashboards"),
+    (Section::Catalog, "Catalog", "/catalog"),
 ];
 
 /// Every task state, in the order the legend shows them.
@@ -108,9 +110,21 @@ pub fn task_url(run_id: &str, task_id: &str) -> String {
     )
 }
 
-/// The frame every page shares: title, nav bar, our stylesheet and script.
-/// `live` makes the script reload the page while runs are still moving.
+/// The frame every page shares: title, nav bar, the catalog's search box, our stylesheet and
+/// script. `live` makes the script reload the page while runs are still moving.
 pub fn layout(project: &str, section: Section, title: &str, live: bool, body: Markup) -> Markup {
+    layout_searched(project, section, title, live, "", body)
+}
+
+/// [`layout`] with the search box showing `query` (the search results page).
+pub fn layout_searched(
+    project: &str,
+    section: Section,
+    title: &str,
+    live: bool,
+    query: &str,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -129,6 +143,11 @@ pub fn layout(project: &str, section: Section, title: &str, live: bool, body: Ma
                         @for (s, label, href) in NAV {
                             a href=(href) class=[(*s == section).then_some("active")] { (label) }
                         }
+                    }
+                    form.site-search #site-search method="get" action="/catalog/search" role="search" {
+                        input #site-search-q type="search" name="q" value=(query)
+                            placeholder="Search datasets and metrics" aria-label="Search the catalog";
+                        button type="submit" { "Search" }
                     }
                 }
                 main { (body) }
@@ -618,6 +637,7 @@ pub fn error_page_in(project: &str, section: Section, status: u16, message: &str
     let (href, back) = match section {
         Section::Runs => ("/runs", "Back to the runs"),
         Section::Dashboards => ("/dashboards", "Back to the dashboards"),
+        Section::Catalog => ("/catalog", "Back to the catalog"),
     };
     let body = html! {
         h1 { "Error " (status) }

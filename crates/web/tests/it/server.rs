@@ -41,6 +41,15 @@ impl Reply {
 }
 
 pub async fn start(token: Option<&str>, max_attempts: u32) -> TestServer {
+    start_with_catalog(token, max_attempts, None).await
+}
+
+/// [`start`] with a catalog service behind `/catalog` and its API.
+pub async fn start_with_catalog(
+    token: Option<&str>,
+    max_attempts: u32,
+    catalog: Option<Arc<pulse_catalog::CatalogService>>,
+) -> TestServer {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store = Store::open("sqlite://metadata.sqlite", dir.path())
         .await
@@ -52,6 +61,7 @@ pub async fn start(token: Option<&str>, max_attempts: u32) -> TestServer {
         access_token: token.map(str::to_owned),
         max_attempts,
         metrics: None,
+        catalog,
     };
     TestServer {
         _dir: dir,
