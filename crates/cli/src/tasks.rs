@@ -38,6 +38,8 @@ pub struct ProjectRunner {
     /// What earlier runs' validations found, read once per run (the results folder grows with
     /// every run; a task each reading all of it would grow with it).
     histories: Mutex<Vec<(String, Arc<History>)>>,
+    /// The metadata flow: every finished task reports to the catalog (and OpenLineage).
+    recorder: Option<crate::catalog::Recorder>,
 }
 
 /// Runs whose logical date is a partition to replace: scheduled and backfilled runs, and
@@ -53,14 +55,30 @@ impl ProjectRunner {
         progress: Option<indicatif::ProgressBar>,
     ) -> Self {
         Self {
-            project,
             full_refresh,
             engines: tokio::sync::Mutex::new(Vec::new()),
             collected: Mutex::new(BTreeMap::new()),
             progress,
             task_locks: Mutex::new(BTreeMap::new()),
             histories: Mutex::new(Vec::new()),
+            recorder: match crate::catalog::Recorder::new(project.clone()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!("the catalog will not be kept current: {e:#}");
+                    None
+                }
+            },
+            project,
         }
+    }
+
+    /// What the tasks of `run_id` reported so far (a copy).
+    fn collected_so_far(&self, run_id: &str) -> Collected {
+        self.collected
+            .lock()
+            .ok()
+            .and_then(|c| c.get(run_id).cloned())
+            .unwrap_or_default()
     }
 
     fn task_lock(&self, task_id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -610,6 +628,9 @@ impl TaskRunner for Runner {
                 .is_some_and(|r| builds_partition(&r.trigger));
             let lock = inner.task_lock(&ctx.task_id);
             let _same_task_elsewhere = lock.lock().await;
+            if let Some(recorder) = &inner.recorder {
+                recorder.start(&ctx);
+            }
             let result = match ctx.kind {
                 TaskKind::Land => {
                     // The lake's writer keeps Parquet encoders that are not `Sync` across its
@@ -624,6 +645,13 @@ impl TaskRunner for Runner {
                 TaskKind::Validate => inner.validate(&ctx).await,
                 TaskKind::Model => inner.model(&ctx, partition).await,
             };
+            if let Some(recorder) = &inner.recorder {
+                let engine = inner.engine(&ctx.run_id).await.ok();
+                let collected = inner.collected_so_far(&ctx.run_id);
+                recorder
+                    .finish(&ctx, engine.as_deref(), &collected, &result)
+                    .await;
+            }
             if let Some(pb) = &inner.progress {
                 pb.inc(1);
                 pb.set_message(ctx.task_id.clone());

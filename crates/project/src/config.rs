@@ -24,6 +24,18 @@ pub struct ProjectConfig {
     pub orchestrator: OrchestratorConfig,
     #[serde(default)]
     pub schedules: Vec<ScheduleConfig>,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+}
+
+/// `[catalog]` in `pulse.toml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Where OpenLineage run events go: a JSON-lines file (relative to the project) or an
+    /// `http://` endpoint such as Marquez's `/api/v1/lineage`. None: no events.
+    #[serde(default)]
+    pub openlineage: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

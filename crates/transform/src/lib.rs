@@ -7,12 +7,14 @@
 
 pub mod error;
 pub mod functions;
+pub mod lineage;
 pub mod models;
 pub mod session;
 pub mod validate;
 pub mod warehouse;
 
 pub use error::{Result, TransformError};
+pub use lineage::ColumnSources;
 pub use models::{ModelEvent, ModelReport, Outcome, RunOptions, run_model, run_models};
 pub use session::Engine;
 pub use validate::{ValidateOptions, Validation};

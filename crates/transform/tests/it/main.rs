@@ -2,6 +2,7 @@
 //! materialization, unchanged-model skipping, partition replacement and failure propagation.
 
 mod conformance;
+mod lineage;
 mod quality;
 
 use datafusion::arrow::array::{Array, AsArray};
