@@ -12,11 +12,16 @@ fi
 # PostgreSQL and MariaDB for the connector tests: started or installed when not running.
 bash scripts/services.sh
 
-# Headless Chromium for the web UI tests (Debian's package).
-if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+# Debian packages the tests drive for real: headless Chromium (web UI tests), promtool (the
+# /metrics exposition is checked with it) and aiosmtpd (the SMTP server alert mails go to).
+missing=()
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+python3 -c "import aiosmtpd" >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
+if [ "${#missing[@]}" -gt 0 ]; then
   as_root=""; [ "$(id -u)" = 0 ] || as_root=sudo
   $as_root apt-get update -qq
-  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 cargo test --workspace --locked "$@"

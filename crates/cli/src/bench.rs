@@ -40,6 +40,87 @@ pub struct BenchArgs {
     /// (land, validate, staging model) without expectations and with 20, on the same data.
     #[arg(long)]
     pub expectations: bool,
+    /// Also: after the pipeline, serve every dashboard of the example under several filter
+    /// choices and report the server time per page (metric queries and rendering), p50 and
+    /// p95, uncached and cached.
+    #[arg(long)]
+    pub dashboards: bool,
+}
+
+#[derive(Serialize)]
+struct PageTimes {
+    pages: usize,
+    uncached_p50_ms: f64,
+    uncached_p95_ms: f64,
+    cached_p50_ms: f64,
+    cached_p95_ms: f64,
+    /// The first page after start: the engine opens the warehouse then.
+    first_page_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Dashboard pages as `pulse serve` makes them: every tile's metric request through the
+/// semantic layer on the warehouse, then the HTML. Each dashboard under its default filters and
+/// one value of each filter dimension at a time (each a different set of queries, so uncached),
+/// then the same pages again (cached).
+async fn dashboards_bench(project: std::sync::Arc<pulse_project::Project>) -> Result<PageTimes> {
+    use pulse_metrics::DashboardFilters;
+    let service = crate::metrics::service(project.clone());
+    let t = Instant::now();
+    let first = project
+        .dashboards
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the project has no dashboards"))?;
+    let view = service
+        .dashboard_view(&first.name, &DashboardFilters::default())
+        .await?;
+    let _ = pulse_web::dashboards::dashboard_page(&project.config.name, &view).into_string();
+    let first_page_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let mut variants: Vec<(String, DashboardFilters)> = Vec::new();
+    for d in &project.dashboards {
+        variants.push((d.name.clone(), DashboardFilters::default()));
+        for dimension in &d.config.filters {
+            let values = service.dimension_values(dimension).await?;
+            for v in values.iter().take(3) {
+                let mut f = DashboardFilters::default();
+                f.values.insert(dimension.clone(), vec![v.clone()]);
+                variants.push((d.name.clone(), f));
+            }
+        }
+    }
+    let mut uncached = Vec::new();
+    let mut cached = Vec::new();
+    for round in [&mut uncached, &mut cached] {
+        for (name, filters) in &variants {
+            let t = Instant::now();
+            let view = service.dashboard_view(name, filters).await?;
+            if let Some(e) = view.tiles.iter().find_map(|t| t.error.as_ref()) {
+                bail!("dashboard {name}: a tile failed: {e}");
+            }
+            let html =
+                pulse_web::dashboards::dashboard_page(&project.config.name, &view).into_string();
+            std::hint::black_box(html);
+            round.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    uncached.retain(|x| x.is_finite());
+    uncached.sort_by(f64::total_cmp);
+    cached.sort_by(f64::total_cmp);
+    Ok(PageTimes {
+        pages: variants.len(),
+        uncached_p50_ms: percentile(&uncached, 0.5),
+        uncached_p95_ms: percentile(&uncached, 0.95),
+        cached_p50_ms: percentile(&cached, 0.5),
+        cached_p95_ms: percentile(&cached, 0.95),
+        first_page_ms,
+    })
 }
 
 /// The 20 expectations of the expectations bench: the example's own four on GA4 events and
@@ -390,8 +471,32 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         stages,
     };
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json if !a.dashboards => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => {}
         _ => print_report(&report),
+    }
+    if a.dashboards {
+        let pages = dashboards_bench(std::sync::Arc::new(project)).await?;
+        match a.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "pipeline": report,
+                    "dashboard_pages": pages,
+                }))?
+            ),
+            _ => println!(
+                "dashboard pages ({} pages: each dashboard with default filters and with one value of each filter): \
+                 server time uncached p50 {:.0} ms, p95 {:.0} ms; cached p50 {:.1} ms, p95 {:.1} ms; \
+                 first page after start {:.0} ms",
+                pages.pages,
+                pages.uncached_p50_ms,
+                pages.uncached_p95_ms,
+                pages.cached_p50_ms,
+                pages.cached_p95_ms,
+                pages.first_page_ms
+            ),
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_pg;
+mod catalog;
 mod metrics;
 mod output;
 mod pipeline;
@@ -49,6 +50,10 @@ enum Command {
     Sql(SqlArgs),
     /// The key metrics, defined once in metrics/*.toml: list them, check them, compute them.
     Metrics(metrics::MetricsArgs),
+    /// The catalog: search datasets, columns, metrics and dashboards; show one.
+    Catalog(catalog::CatalogArgs),
+    /// Where a dataset, column or metric comes from (--upstream) and what it feeds (--downstream).
+    Lineage(catalog::LineageArgs),
     /// Measure throughput and memory: generate data at a scale, run the pipeline, report MB/s per stage.
     Bench(bench::BenchArgs),
     /// Scaffold, generate and run the food-delivery example in one go, then print its key numbers.
@@ -360,6 +365,8 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             })
         }
         Command::Metrics(a) => metrics::run(a).await,
+        Command::Catalog(a) => catalog::run(a),
+        Command::Lineage(a) => catalog::lineage(a),
         Command::Sql(a) => {
             let project = load_project(&a.project)?;
             let engine = pipeline::open_engine(&project).await?;

@@ -241,7 +241,7 @@ fn list(a: ListArgs) -> Result<std::process::ExitCode> {
         }
         Format::Table => {
             let mut table = Table::new();
-            table.load_preset(UTF8_FULL_CONDENSED);
+            table.load_style(UTF8_FULL_CONDENSED);
             table.set_header(["metric", "label", "measure", "reads", "dimensions", "owner"]);
             for m in layer.metrics() {
                 let reads = match &m.config.model {
@@ -353,7 +353,7 @@ async fn query(a: QueryArgs) -> Result<std::process::ExitCode> {
 /// The result as a terminal table, with each value in its metric's format.
 fn table_of(result: &MetricResult) -> Table {
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
+    table.load_style(UTF8_FULL_CONDENSED);
     table.set_header(result.columns.iter().map(|c| c.label.clone()));
     for row in &result.rows {
         table.add_row(

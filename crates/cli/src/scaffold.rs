@@ -48,7 +48,13 @@ pub fn init(dir: &Path, example: Option<Example>) -> Result<()> {
             write_dir(&FOOD_DELIVERY_SERVERS, dir)
         }
         None => {
-            for sub in ["sources", "models/staging", "models/marts"] {
+            for sub in [
+                "sources",
+                "models/staging",
+                "models/marts",
+                "metrics",
+                "dashboards",
+            ] {
                 std::fs::create_dir_all(dir.join(sub))?;
             }
             std::fs::write(dir.join("pulse.toml"), EMPTY_PULSE_TOML)?;

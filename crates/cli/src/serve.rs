@@ -100,7 +100,20 @@ pub async fn serve(a: ServeArgs) -> Result<ExitCode> {
             store: store.clone(),
             access_token: a.token.clone(),
             max_attempts: config.retries + 1,
+            metrics: Some(Arc::new(crate::metrics::service(project.clone()))),
+            catalog: match crate::catalog::store(&project) {
+                Some(store) => Some(Arc::new(
+                    pulse_catalog::CatalogService::new(&project, store)
+                        .context("opening the catalog")?,
+                )),
+                None => None,
+            },
         };
+        // Definitions that no longer fit the built models are said at start; the tiles that
+        // use them show the same error.
+        for problem in crate::metrics::check_built(&project).await.0 {
+            eprintln!("warning: {problem}");
+        }
         let listener = tokio::net::TcpListener::bind(a.addr)
             .await
             .with_context(|| format!("listening on {}", a.addr))?;

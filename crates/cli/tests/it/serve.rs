@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(Child);
+pub(super) struct Killed(pub(super) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -18,7 +18,7 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -26,7 +26,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn http_get(port: u16, path: &str) -> Option<String> {
+pub(super) fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
@@ -63,7 +63,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     String::from_utf8(body).ok()
 }
 
-fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(super) fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
@@ -75,7 +75,7 @@ fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>
 }
 
 /// One page of a headless Chromium, over the DevTools protocol's WebSocket.
-struct Browser {
+pub(super) struct Browser {
     _process: Killed,
     _profile: tempfile::TempDir,
     socket: tungstenite::WebSocket<TcpStream>,
@@ -83,7 +83,7 @@ struct Browser {
 }
 
 impl Browser {
-    fn start() -> Browser {
+    pub(super) fn start() -> Browser {
         let profile = tempfile::tempdir().expect("profile dir");
         let chromium = ["chromium", "chromium-browser", "google-chrome"]
             .into_iter()
@@ -154,7 +154,7 @@ impl Browser {
         }
     }
 
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(super) fn call(&mut self, method: &str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({"id": id, "method": method, "params": params}).to_string();
@@ -173,7 +173,7 @@ impl Browser {
         }
     }
 
-    fn eval(&mut self, expression: &str) -> Value {
+    pub(super) fn eval(&mut self, expression: &str) -> Value {
         let r = self.call(
             "Runtime.evaluate",
             json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
@@ -182,7 +182,7 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    fn open(&mut self, url: &str) {
+    pub(super) fn open(&mut self, url: &str) {
         self.call("Page.navigate", json!({ "url": url }));
         wait_until("the page to load", Duration::from_secs(20), || {
             (self.eval("document.readyState") == json!("complete")).then_some(())
@@ -311,7 +311,7 @@ fn a_run_triggered_on_the_runs_page_is_worked_off_and_shown_in_the_grid() {
     assert!(out.status.success(), "{out:?}");
 }
 
-fn http_post(port: u16, path: &str, body: &str) -> Option<String> {
+pub(super) fn http_post(port: u16, path: &str, body: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
