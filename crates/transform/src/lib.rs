@@ -12,6 +12,7 @@ pub mod models;
 pub mod session;
 pub mod validate;
 pub mod warehouse;
+pub mod wire;
 
 pub use error::{Result, TransformError};
 pub use lineage::ColumnSources;

@@ -177,7 +177,7 @@ impl Engine {
         Ok(())
     }
 
-    fn schema_provider(&self, name: &str) -> Result<Arc<dyn SchemaProvider>> {
+    pub(crate) fn schema_provider(&self, name: &str) -> Result<Arc<dyn SchemaProvider>> {
         let catalog = self
             .ctx
             .catalog(CATALOG)
