@@ -340,8 +340,7 @@ async fn with_a_password_only_the_right_one_gets_in() {
     let s = server::with_password("correct horse");
     let wrong = client_with(s, Some("battery staple"))
         .await
-        .err()
-        .expect("wrong password refused");
+        .expect_err("wrong password refused");
     assert_eq!(
         wrong.as_db_error().map(|d| d.code().code()),
         Some("28P01"),
