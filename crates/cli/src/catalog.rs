@@ -238,6 +238,9 @@ impl Recorder {
             TaskKind::Model => {
                 let model = &ctx.target;
                 if let Some(schema) = table_schema(engine, model).await {
+                    let stored = self.project.model(model).is_some_and(|m| {
+                        m.config.materialized != pulse_project::Materialization::View
+                    });
                     let bytes = self
                         .project
                         .model(model)
@@ -259,6 +262,16 @@ impl Recorder {
                         .map(|m| m.rows)
                         .unwrap_or(output.rows);
                     store.record_build(model, &schema, rows, bytes, &ctx.run_id, now)?;
+                    // A view has no data of its own; profiling it would run its query again.
+                    if stored {
+                        let table = format!("\"{}\"", model.replace('"', "\"\""));
+                        match crate::profile::profile(engine, &table, &schema).await {
+                            Ok(columns) => {
+                                store.record_profile(model, &ctx.run_id, now, columns)?
+                            }
+                            Err(e) => ctx.log.info(format!("catalog: no column profiles: {e:#}")),
+                        }
+                    }
                 }
                 if let Some(v) = collected.quality.iter().rev().find(|v| &v.dataset == model) {
                     store.record_quality(model, quality_summary(v, &ctx.run_id, now))?;

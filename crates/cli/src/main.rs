@@ -1,11 +1,14 @@
 //! `pulse`: the command line of Pulse Analytics.
 
+mod alerts;
 mod bench;
 mod bench_pg;
 mod catalog;
+mod logging;
 mod metrics;
 mod output;
 mod pipeline;
+mod profile;
 mod quality;
 mod scaffold;
 mod serve;
@@ -25,6 +28,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How logs on standard error look: text, or JSON lines for log shippers (default: the
+    /// PULSE_LOG_FORMAT environment variable, else text). PULSE_LOG sets the level (`info`).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<logging::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -54,6 +61,8 @@ enum Command {
     Catalog(catalog::CatalogArgs),
     /// Where a dataset, column or metric comes from (--upstream) and what it feeds (--downstream).
     Lineage(catalog::LineageArgs),
+    /// Alerts: list and show incidents, evaluate the rules now, silence and unsilence.
+    Alerts(alerts::AlertsArgs),
     /// Measure throughput and memory: generate data at a scale, run the pipeline, report MB/s per stage.
     Bench(bench::BenchArgs),
     /// Scaffold, generate and run the food-delivery example in one go, then print its key numbers.
@@ -248,10 +257,13 @@ fn main() -> ExitCode {
         // that is the normal first run, not something to alarm a user with.
         tracing_subscriber::EnvFilter::new("warn,buoyant_kernel=off")
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match logging::LogFormat::resolve(cli.log_format) {
+        logging::LogFormat::Json => logs.event_format(logging::JsonLines).init(),
+        logging::LogFormat::Text => logs.init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -367,6 +379,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Metrics(a) => metrics::run(a).await,
         Command::Catalog(a) => catalog::run(a),
         Command::Lineage(a) => catalog::lineage(a),
+        Command::Alerts(a) => alerts::run(a).await,
         Command::Sql(a) => {
             let project = load_project(&a.project)?;
             let engine = pipeline::open_engine(&project).await?;
@@ -454,6 +467,10 @@ pub fn load_project(dir: &Path) -> Result<pulse_project::Project> {
     let project = pulse_project::Project::load(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Cron expressions and time zones are the orchestrator's to read.
     pulse_orchestrate::check_schedules(&project).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // pulse.toml's alerting sections are the monitor's to read; a mistake there is said at
+    // once, like any other, not only when `pulse serve` starts alerting.
+    alerts::config(&project)?;
+    serve::wire_config(&project)?;
     Ok(project)
 }
 

@@ -404,3 +404,42 @@ fn trim_number(x: f64) -> String {
         x.to_string()
     }
 }
+
+/// One view per metric in the `metrics` schema of the PostgreSQL endpoint (`metrics.gmv`: a
+/// row per day with the metric's value, or one row for a metric without time), compiled by the
+/// same semantic layer as the dashboards, so a BI tool reads the same numbers.
+pub struct MetricViews(pub Arc<MetricsService>);
+
+#[async_trait::async_trait]
+impl pulse_warehouse::RegisterViews for MetricViews {
+    async fn register(&self, engine: &Engine) -> std::result::Result<(), String> {
+        let (_, layer) = self.0.layer().await.map_err(|e| e.to_string())?;
+        for metric in layer.metrics() {
+            let name = metric.name().to_string();
+            let by_day = pulse_metrics::MetricRequest {
+                metrics: vec![name.clone()],
+                grain: Some(Grain::Day),
+                ..Default::default()
+            };
+            let whole = pulse_metrics::MetricRequest {
+                metrics: vec![name.clone()],
+                ..Default::default()
+            };
+            let compiled = match layer.compile(&by_day) {
+                Ok(c) => Ok(c),
+                Err(_) => layer.compile(&whole),
+            };
+            let registered = match compiled {
+                Ok(c) => engine
+                    .register_view(Some("metrics"), &name, &c.sql)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = registered {
+                tracing::warn!(metric = %name, "no view of the metric over the wire: {e}");
+            }
+        }
+        Ok(())
+    }
+}

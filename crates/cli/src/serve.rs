@@ -31,6 +31,10 @@ pub struct ServeArgs {
     /// Stop after this many seconds (tests, demos); default: until stopped.
     #[arg(long)]
     seconds: Option<f64>,
+    /// Where the PostgreSQL endpoint over the warehouse listens (psql, BI tools), or `off`.
+    /// Default: `[serve.wire] listen` in pulse.toml, else 127.0.0.1:5433.
+    #[arg(long, value_name = "ADDR|off")]
+    wire: Option<String>,
 }
 
 impl ServeArgs {
@@ -41,6 +45,7 @@ impl ServeArgs {
             worker: false,
             token: None,
             seconds: None,
+            wire: None,
         }
     }
 }
@@ -94,20 +99,63 @@ pub async fn serve(a: ServeArgs) -> Result<ExitCode> {
                 .await;
             Ok(())
         });
+        let catalog = match crate::catalog::store(&project) {
+            Some(store) => Some(Arc::new(
+                pulse_catalog::CatalogService::new(&project, store)
+                    .context("opening the catalog")?,
+            )),
+            None => None,
+        };
+        let metrics = Arc::new(crate::metrics::service(project.clone()));
+        if let Some(settings) = wire_settings(&project, a.wire.as_deref())? {
+            let engines = Arc::new(
+                pulse_warehouse::EngineSource::new(project.clone())
+                    .with_opener(Arc::new(|p: Arc<pulse_project::Project>| {
+                        Box::pin(async move {
+                            crate::pipeline::open_engine_lenient(&p)
+                                .await
+                                .map_err(|e| format!("{e:#}"))
+                        }) as futures::future::BoxFuture<'static, _>
+                    }))
+                    .with_views(Arc::new(crate::metrics::MetricViews(metrics.clone()))),
+            );
+            // The web UI is what most people came for: a taken port is said, not fatal.
+            match pulse_warehouse::WireServer::bind(&settings).await {
+                Ok(server) => {
+                    let at = server
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    println!("pulse serve: PostgreSQL endpoint at postgres://{at}/ (read-only)");
+                    let mut wire_stop = stop_rx.clone();
+                    jobs.spawn(async move {
+                        server
+                            .run(engines, async move {
+                                let _ = wire_stop.wait_for(|s| *s).await;
+                            })
+                            .await
+                            .context("the PostgreSQL endpoint stopped")
+                    });
+                }
+                Err(e) => eprintln!("warning: no PostgreSQL endpoint: {e}"),
+            }
+        }
+        let monitor = Arc::new(crate::alerts::open(&project).await?);
+        let inputs = crate::alerts::inputs_source(project.clone(), catalog.clone());
+        jobs.spawn(evaluate_alerts(
+            monitor.clone(),
+            inputs.clone(),
+            stop_rx.clone(),
+        ));
         let web = pulse_web::WebConfig {
             project_name: project.config.name.clone(),
             graph: Arc::new(graph.clone()),
             store: store.clone(),
             access_token: a.token.clone(),
             max_attempts: config.retries + 1,
-            metrics: Some(Arc::new(crate::metrics::service(project.clone()))),
-            catalog: match crate::catalog::store(&project) {
-                Some(store) => Some(Arc::new(
-                    pulse_catalog::CatalogService::new(&project, store)
-                        .context("opening the catalog")?,
-                )),
-                None => None,
-            },
+            metrics: Some(metrics),
+            catalog,
+            monitor: Some(pulse_web::Ops { monitor, inputs }),
         };
         // Definitions that no longer fit the built models are said at start; the tiles that
         // use them show the same error.
@@ -161,4 +209,94 @@ pub async fn serve(a: ServeArgs) -> Result<ExitCode> {
     })
     .await;
     result.map(|_| ExitCode::SUCCESS)
+}
+
+/// Every `[monitor] interval`: judge the rules, open and resolve incidents, send what is due.
+/// A failed evaluation is logged and tried again at the next interval: alerting must not stop
+/// the server (nor the runs it works off).
+async fn evaluate_alerts(
+    monitor: Arc<pulse_monitor::Monitor>,
+    inputs: pulse_web::InputsFn,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let interval = monitor.config().monitor.interval.as_std();
+    loop {
+        let now = chrono::Utc::now();
+        match monitor.tick(&inputs(), now).await {
+            Ok(report) => {
+                for key in &report.reconcile.opened {
+                    tracing::warn!(alert = %key, "alert opened");
+                }
+                for key in &report.reconcile.resolved {
+                    tracing::info!(alert = %key, "alert resolved");
+                }
+                for sent in report
+                    .dispatch
+                    .attempts
+                    .iter()
+                    .filter(|s| s.error.is_some())
+                {
+                    tracing::warn!(
+                        alert = %sent.incident,
+                        notifier = %sent.notifier,
+                        "notification not delivered ({}): {}",
+                        sent.state,
+                        sent.error.as_deref().unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("the alert rules could not be evaluated: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}
+
+/// `[serve]` of pulse.toml (only `wire` so far); other sections are someone else's.
+#[derive(serde::Deserialize)]
+struct ServeSections {
+    #[serde(default)]
+    serve: Option<ServeConfig>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    #[serde(default)]
+    wire: Option<pulse_warehouse::WireConfig>,
+}
+
+/// The PostgreSQL endpoint as pulse.toml configures it (errors name the file and line).
+pub fn wire_config(project: &pulse_project::Project) -> Result<pulse_warehouse::WireConfig> {
+    let path = project.root.join("pulse.toml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let sections: ServeSections =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(sections.serve.and_then(|s| s.wire).unwrap_or_default())
+}
+
+/// Where to listen, with the password read from the environment; None when switched off.
+fn wire_settings(
+    project: &pulse_project::Project,
+    flag: Option<&str>,
+) -> Result<Option<pulse_warehouse::WireSettings>> {
+    let mut config = wire_config(project)?;
+    match flag {
+        Some("off") => return Ok(None),
+        Some(addr) => {
+            config.enabled = true;
+            config.listen = addr.to_string();
+        }
+        None => {}
+    }
+    if !config.enabled {
+        return Ok(None);
+    }
+    config
+        .settings(|var| std::env::var(var).ok())
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("[serve.wire] in pulse.toml: {e}"))
 }

@@ -26,6 +26,22 @@ pub struct ProjectConfig {
     pub schedules: Vec<ScheduleConfig>,
     #[serde(default)]
     pub catalog: CatalogConfig,
+    /// `[monitor]`, `[[alerts]]`, `[[notifiers]]` and `[[routes]]` belong to `pulse-monitor`,
+    /// which depends on this crate: they are kept raw here and parsed there
+    /// (`MonitorConfig::from_pulse_toml`), with errors that name pulse.toml's lines.
+    #[serde(default)]
+    pub monitor: Option<toml::Value>,
+    #[serde(default)]
+    pub alerts: Vec<toml::Value>,
+    #[serde(default)]
+    pub notifiers: Vec<toml::Value>,
+    #[serde(default)]
+    pub routes: Vec<toml::Value>,
+    /// `[serve]` (`[serve.wire]`: the PostgreSQL endpoint) belongs to `pulse serve`, whose
+    /// endpoint crate depends on this one: kept raw here, parsed by the CLI with pulse.toml's
+    /// lines in its errors.
+    #[serde(default)]
+    pub serve: Option<toml::Value>,
 }
 
 /// `[catalog]` in `pulse.toml`.

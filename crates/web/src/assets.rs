@@ -15,14 +15,16 @@ use crate::dashboards::{MAX_GRID_COLUMNS, MAX_GRID_ROWS};
 const BASE_CSS: &str = include_str!("../assets/pulse.css");
 const DASHBOARD_CSS: &str = include_str!("../assets/dashboards.css");
 const CATALOG_CSS: &str = include_str!("../assets/catalog.css");
+const OPS_CSS: &str = include_str!("../assets/ops.css");
 const JS: &str = include_str!("../assets/pulse.js");
 
 /// The stylesheet: the site's, the dashboards', the catalog's, and the classes that place tiles
 /// on the grid and colour legends and lineage kinds (generated, since the pages may carry no
 /// `style` attributes).
 static CSS: LazyLock<String> = LazyLock::new(|| {
-    let mut css =
-        format!("{BASE_CSS}\n{DASHBOARD_CSS}\n{CATALOG_CSS}\n/* generated: grid placement */\n");
+    let mut css = format!(
+        "{BASE_CSS}\n{DASHBOARD_CSS}\n{CATALOG_CSS}\n{OPS_CSS}\n/* generated: grid placement */\n"
+    );
     for n in 1..=MAX_GRID_COLUMNS {
         let _ = writeln!(
             css,

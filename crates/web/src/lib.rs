@@ -16,6 +16,7 @@ pub mod dashboards;
 mod error;
 pub mod format;
 mod metrics_api;
+pub mod operations;
 mod pages;
 pub mod params;
 pub mod render;
@@ -33,6 +34,7 @@ use pulse_orchestrate::{AssetGraph, Store};
 use tokio::net::TcpListener;
 
 pub use error::WebError;
+pub use operations::{InputsFn, Ops};
 
 /// Everything the server needs: the project's graph (what a triggered run contains) and the
 /// store that holds the runs.
@@ -51,6 +53,9 @@ pub struct WebConfig {
     /// The catalog behind `/catalog` and `/api/catalog`, `/api/lineage`; without it the catalog
     /// pages say that no catalog is configured and its API answers 404.
     pub catalog: Option<Arc<CatalogService>>,
+    /// The monitor behind `/metrics` and the operator page (`/operations`, `/api/operations`,
+    /// `/api/alerts`); without it those answer 404.
+    pub monitor: Option<operations::Ops>,
 }
 
 type App = Arc<WebConfig>;
@@ -107,6 +112,10 @@ pub fn router(cfg: WebConfig) -> Router {
             get(catalog_http::dataset_json),
         )
         .route("/api/lineage/{id}", get(catalog_http::lineage_json))
+        .route("/metrics", get(operations::prometheus))
+        .route("/operations", get(operations::page))
+        .route("/api/operations", get(operations::overview_json))
+        .route("/api/alerts", get(operations::alerts_json))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -17,12 +17,14 @@ pub enum Section {
     Runs,
     Dashboards,
     Catalog,
+    Operations,
 }
 
 const NAV: &[(Section, &str, &str)] = &[
     (Section::Runs, "Runs", "/runs"),
     (Section::Dashboards, "Dashboards", "/dashboards"),
     (Section::Catalog, "Catalog", "/catalog"),
+    (Section::Operations, "Operations", "/operations"),
 ];
 
 /// Every task state, in the order the legend shows them.
@@ -177,6 +179,11 @@ fn notice(text: Option<&str>) -> Markup {
 
 fn state_badge(name: &str, label: &str) -> Markup {
     html! { span class={"badge s-" (name)} { (label) } }
+}
+
+/// A run's state as a coloured badge.
+pub fn run_state_badge(state: RunState) -> Markup {
+    run_badge(state)
 }
 
 fn run_badge(state: RunState) -> Markup {
@@ -638,6 +645,7 @@ pub fn error_page_in(project: &str, section: Section, status: u16, message: &str
         Section::Runs => ("/runs", "Back to the runs"),
         Section::Dashboards => ("/dashboards", "Back to the dashboards"),
         Section::Catalog => ("/catalog", "Back to the catalog"),
+        Section::Operations => ("/operations", "Back to operations"),
     };
     let body = html! {
         h1 { "Error " (status) }

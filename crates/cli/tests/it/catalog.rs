@@ -1,10 +1,15 @@
 //! The metadata flow after a real run: the catalog knows each model's rows and schema, its
 //! column lineage read off the plans reaches the source columns, search finds the one
-//! definition of a metric, and OpenLineage events are written for every task.
+//! definition of a metric, and OpenLineage events are written for every task. Then the
+//! catalog's pages in a real headless Chromium: search results, a metric's definition page and a
+//! mart's page with its profiled schema and lineage graph (screenshots kept for a person).
 
+use super::serve::{Browser, Killed, free_port, http_get, wait_until};
 use super::{example_project, ok, run_json};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -37,6 +42,32 @@ fn a_run_keeps_the_catalog_current_and_lineage_reaches_the_source_columns() {
     if !run_id.is_empty() {
         assert_eq!(fct["stats"]["last_run_id"], run_id.as_str());
     }
+
+    // Column profiles, checked against the warehouse: keys are never null and (nearly, it is
+    // an estimate) all distinct; a categorical column's top values are exact counts.
+    let profile = |column: &str| -> Value {
+        fct["profile"]["columns"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["column"] == column))
+            .cloned()
+            .unwrap_or_else(|| panic!("no profile of {column}: {fct:#}"))
+    };
+    let order_id = profile("order_id");
+    assert_eq!(order_id["null_share"], 0.0);
+    let distinct = order_id["distinct_count"].as_u64().unwrap_or(0) as f64;
+    assert!(
+        (distinct - rows as f64).abs() <= rows as f64 * 0.05,
+        "{order_id:#} vs {rows}"
+    );
+    let city = profile("city");
+    let top = &city["top_values"][0];
+    let by_sql = super::sql_json(
+        Path::new(&project),
+        "select city, count(*) as n from fct_orders where city is not null \
+         group by city order by n desc, city limit 1",
+    );
+    assert_eq!(top["value"], by_sql[0]["city"], "{city:#}");
+    assert_eq!(top["count"], by_sql[0]["n"], "{city:#}");
 
     // Column lineage through the marts and staging views down to the landed columns.
     let graph = json(&[
@@ -105,4 +136,119 @@ fn a_run_keeps_the_catalog_current_and_lineage_reaches_the_source_columns() {
             .is_some_and(|f| !f.is_empty()),
         "{model:#}"
     );
+
+    catalog_pages_in_a_browser(&project);
+}
+
+fn catalog_pages_in_a_browser(project: &str) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .args(["serve", "--project", project, "--addr", &addr])
+            .args(["--seconds", "300"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pulse serve"),
+    );
+    wait_until("pulse serve to answer", Duration::from_secs(60), || {
+        http_get(port, "/health").filter(|b| b.contains("ok"))
+    });
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog");
+    std::fs::create_dir_all(&shots).expect("screenshot folder");
+    let mut browser = Browser::start();
+    browser.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+    );
+    let screenshot = |browser: &mut Browser, name: &str| {
+        let shot = browser.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true}),
+        );
+        let png = super::dashboards::base64_decode(shot["data"].as_str().expect("data"));
+        assert!(png.starts_with(b"\x89PNG"), "{name}");
+        std::fs::write(shots.join(format!("{name}.png")), png).expect("write screenshot");
+    };
+
+    // The search box on another page leads to ranked results.
+    browser.open(&format!("http://{addr}/runs"));
+    browser.eval(
+        "document.getElementById('site-search-q').value = 'gross merchandise value';
+         document.getElementById('site-search').submit()",
+    );
+    wait_until("the search results", Duration::from_secs(20), || {
+        let hits = browser.eval(
+            "document.readyState === 'complete' && location.pathname === '/catalog/search'
+               ? Array.from(document.querySelectorAll('#hits li[data-hit]')).map(h => h.dataset.hit)
+               : null",
+        );
+        hits.as_array().filter(|h| !h.is_empty()).cloned()
+    });
+    let first = browser.eval("document.querySelector('#hits li[data-hit]').dataset.hit");
+    assert_eq!(first, "metric:gmv");
+    screenshot(&mut browser, "search");
+
+    // The metric's one definition page: what it measures, the SQL, the dashboards.
+    browser.eval("document.querySelector('#hits li[data-hit] a.hit-title').click()");
+    let metric = wait_until("the metric page", Duration::from_secs(20), || {
+        let v = browser.eval(
+            "document.readyState === 'complete' && document.getElementById('metric-definition')
+               ? ({metric: document.getElementById('metric-definition').dataset.metric,
+                   sql: document.getElementById('metric-sql').textContent,
+                   dashboards: Array.from(document.querySelectorAll('#shown-on li[data-dashboard]')).map(d => d.dataset.dashboard),
+                   nodes: Array.from(document.querySelectorAll('#lineage-graph [data-node]')).map(n => n.dataset.node)})
+               : null",
+        );
+        (!v.is_null()).then_some(v)
+    });
+    assert_eq!(metric["metric"], "gmv", "{metric:#}");
+    assert!(
+        metric["sql"]
+            .as_str()
+            .is_some_and(|s| s.contains("fct_orders")),
+        "{metric:#}"
+    );
+    assert!(
+        metric["dashboards"]
+            .as_array()
+            .is_some_and(|d| d.contains(&json!("executive"))),
+        "{metric:#}"
+    );
+    assert!(
+        metric["nodes"]
+            .as_array()
+            .is_some_and(|n| n.contains(&json!("fct_orders"))),
+        "{metric:#}"
+    );
+    screenshot(&mut browser, "metric-gmv");
+
+    // A mart: its schema with profiles, and its lineage drawn back to the source tables.
+    browser.open(&format!("http://{addr}/catalog/datasets/fct_orders"));
+    let page = browser.eval(
+        "({columns: Array.from(document.querySelectorAll('#schema-table tr[data-column]')).map(r => r.dataset.column),
+           headers: Array.from(document.querySelectorAll('#schema-table th')).map(h => h.textContent),
+           cityTop: document.querySelector('#schema-table tr[data-column=\"city\"] td.top').textContent,
+           nodes: Array.from(document.querySelectorAll('#lineage-graph [data-node]')).map(n => n.dataset.node),
+           edges: document.querySelectorAll('#lineage-graph path.edge').length})",
+    );
+    let columns = page["columns"].as_array().expect("columns");
+    assert!(columns.contains(&json!("order_id")), "{page:#}");
+    assert!(
+        page["headers"]
+            .as_array()
+            .is_some_and(|h| h.contains(&json!("Distinct")) && h.contains(&json!("Top values"))),
+        "{page:#}"
+    );
+    assert!(
+        page["cityTop"].as_str().is_some_and(|t| t.contains('(')),
+        "{page:#}"
+    );
+    let nodes = page["nodes"].as_array().expect("nodes");
+    for wanted in ["fct_orders", "stg_orders__orders", "orders.orders"] {
+        assert!(nodes.contains(&json!(wanted)), "{wanted}: {page:#}");
+    }
+    assert!(page["edges"].as_u64().unwrap_or(0) >= 3, "{page:#}");
+    screenshot(&mut browser, "dataset-fct_orders");
 }

@@ -49,10 +49,12 @@ fn every_dashboard_renders_every_tile_with_the_metric_apis_figures() {
     );
     assert_eq!(super::run_json(project, &[])["succeeded"], true);
     let port = free_port();
+    let wire_port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let _server = Killed(
         Command::new(env!("CARGO_BIN_EXE_pulse"))
             .args(["serve", "--project", project, "--addr", &addr])
+            .args(["--wire", &format!("127.0.0.1:{wire_port}")])
             .args(["--seconds", "900"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -62,6 +64,7 @@ fn every_dashboard_renders_every_tile_with_the_metric_apis_figures() {
     wait_until("pulse serve to answer", Duration::from_secs(60), || {
         http_get(port, "/health").filter(|b| b.contains("ok"))
     });
+    the_same_numbers_over_the_postgresql_endpoint(project, port, wire_port);
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboards");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
 
@@ -150,7 +153,7 @@ fn every_dashboard_renders_every_tile_with_the_metric_apis_figures() {
 }
 
 /// Chromium returns screenshots as base64; a small decoder keeps the tests free of another crate.
-fn base64_decode(s: &str) -> Vec<u8> {
+pub(super) fn base64_decode(s: &str) -> Vec<u8> {
     let value = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',
@@ -175,4 +178,59 @@ fn base64_decode(s: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// `pulse serve`'s PostgreSQL endpoint, read with the real `psql`: a mart and a metric's view
+/// give what `pulse sql` and the metric API give.
+fn the_same_numbers_over_the_postgresql_endpoint(project: &str, port: u16, wire_port: u16) {
+    let psql = |sql: &str| -> String {
+        let out = Command::new("psql")
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &wire_port.to_string(),
+            ])
+            .args(["-U", "analyst", "-d", "pulse", "-c", sql])
+            .output()
+            .expect("psql is needed: scripts/test.sh installs postgresql-client");
+        assert!(out.status.success(), "{sql}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let orders = psql("select count(*) from fct_orders");
+    let by_sql = super::sql_json(
+        std::path::Path::new(project),
+        "select count(*) as n from fct_orders",
+    );
+    assert_eq!(orders, by_sql[0]["n"].to_string());
+
+    let gmv_days: Vec<(String, f64)> = psql("select period, gmv from metrics.gmv order by period")
+        .lines()
+        .map(|l| {
+            let (day, v) = l.split_once('|').expect("two columns");
+            (day.to_string(), v.parse().expect("a number"))
+        })
+        .collect();
+    let api = api(port, "/api/metrics/query?metrics=gmv&grain=day");
+    let by_day: std::collections::BTreeMap<String, f64> = api["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            let day: String = r[0].as_str().expect("period").chars().take(10).collect();
+            (day, r[1].as_f64().expect("gmv"))
+        })
+        .collect();
+    assert_eq!(gmv_days.len(), by_day.len(), "{gmv_days:?} vs {api}");
+    assert!(!gmv_days.is_empty());
+    for (day, wire) in &gmv_days {
+        let by_api = by_day.get(day.as_str()).copied().unwrap_or(f64::NAN);
+        assert!(
+            close(*wire, by_api),
+            "{day}: {wire} over the wire vs {by_api}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The binary end to end, as a user runs it: scaffold the example, generate data, run the
 //! pipeline, and check the warehouse against the generator's independent account (`truth.json`).
 
+mod alerts;
 mod catalog;
 mod dashboards;
 mod metrics;

@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod dashboards;
 mod fixtures;
+mod ops;
 mod pages;
 mod render;
 mod server;

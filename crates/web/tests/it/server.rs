@@ -44,6 +44,25 @@ pub async fn start(token: Option<&str>, max_attempts: u32) -> TestServer {
     start_with_catalog(token, max_attempts, None).await
 }
 
+/// [`start`] with a monitor over the same store behind `/metrics` and `/operations`.
+pub async fn start_with_monitor(config: pulse_monitor::MonitorConfig) -> TestServer {
+    let mut s = start(None, 1).await;
+    let monitor = pulse_monitor::Monitor::open(
+        config,
+        s.store.clone(),
+        "sqlite://metadata.sqlite",
+        s._dir.path(),
+    )
+    .await
+    .expect("the monitor opens beside the store");
+    s.cfg.monitor = Some(pulse_web::Ops {
+        monitor: Arc::new(monitor.with_project("food-delivery")),
+        inputs: Arc::new(pulse_monitor::MonitorInputs::default),
+    });
+    s.router = router(s.cfg.clone());
+    s
+}
+
 /// [`start`] with a catalog service behind `/catalog` and its API.
 pub async fn start_with_catalog(
     token: Option<&str>,
@@ -62,6 +81,7 @@ pub async fn start_with_catalog(
         max_attempts,
         metrics: None,
         catalog,
+        monitor: None,
     };
     TestServer {
         _dir: dir,
