@@ -54,7 +54,9 @@ pub fn summary_sql(table: &str, schema: &Schema) -> String {
         let c = quote(f.name());
         items.push(format!("count({c})"));
         if orderable(f.data_type()) {
-            items.push(format!("approx_distinct({c})"));
+            // approx_distinct hashes only some types (not floats, booleans or decimals); their
+            // text has the same distinct values.
+            items.push(format!("approx_distinct(cast({c} as varchar))"));
             items.push(format!("cast(min({c}) as varchar)"));
             items.push(format!("cast(max({c}) as varchar)"));
         }
@@ -150,8 +152,8 @@ mod tests {
         ]);
         assert_eq!(
             summary_sql("\"fct_orders\"", &schema),
-            "select count(*), count(\"id\"), approx_distinct(\"id\"), cast(min(\"id\") as varchar), \
-             cast(max(\"id\") as varchar), count(\"say \"\"hi\"\"\"), approx_distinct(\"say \"\"hi\"\"\"), \
+            "select count(*), count(\"id\"), approx_distinct(cast(\"id\" as varchar)), cast(min(\"id\") as varchar), \
+             cast(max(\"id\") as varchar), count(\"say \"\"hi\"\"\"), approx_distinct(cast(\"say \"\"hi\"\"\" as varchar)), \
              cast(min(\"say \"\"hi\"\"\") as varchar), cast(max(\"say \"\"hi\"\"\") as varchar), \
              count(\"tags\") from \"fct_orders\""
         );
