@@ -292,20 +292,8 @@ fn serve_alerts_on_its_own_and_shows_operators_metrics_and_the_operations_page()
     let failed = pulse(&["run", "--project", project]);
     assert_eq!(failed.status.code(), Some(1));
 
-    let port = free_port();
+    let (_server, port) = super::serve::start_serve(project);
     let addr = format!("127.0.0.1:{port}");
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_pulse"))
-            .args(["serve", "--project", project, "--addr", &addr])
-            .args(["--seconds", "300"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pulse serve"),
-    );
-    wait_until("pulse serve to answer", Duration::from_secs(60), || {
-        http_get(port, "/health").filter(|b| b.contains("ok"))
-    });
     // The server's own evaluation (every second here) pages the receiver, once.
     wait_until("the page from pulse serve", Duration::from_secs(30), || {
         (!hook.received().is_empty()).then_some(())

@@ -141,20 +141,8 @@ fn a_run_keeps_the_catalog_current_and_lineage_reaches_the_source_columns() {
 }
 
 fn catalog_pages_in_a_browser(project: &str) {
-    let port = free_port();
+    let (_server, port) = super::serve::start_serve(project);
     let addr = format!("127.0.0.1:{port}");
-    let _server = Killed(
-        Command::new(env!("CARGO_BIN_EXE_pulse"))
-            .args(["serve", "--project", project, "--addr", &addr])
-            .args(["--seconds", "300"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pulse serve"),
-    );
-    wait_until("pulse serve to answer", Duration::from_secs(60), || {
-        http_get(port, "/health").filter(|b| b.contains("ok"))
-    });
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("catalog");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let mut browser = Browser::start();

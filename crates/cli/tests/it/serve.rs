@@ -26,6 +26,25 @@ pub(super) fn free_port() -> u16 {
         .port()
 }
 
+/// `pulse serve` on a free loopback port for five minutes, answering `/health`.
+pub(super) fn start_serve(project: &str) -> (Killed, u16) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_pulse"))
+            .args(["serve", "--project", project, "--addr", &addr])
+            .args(["--seconds", "300"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pulse serve"),
+    );
+    wait_until("pulse serve to answer", Duration::from_secs(60), || {
+        http_get(port, "/health").filter(|b| b.contains("ok"))
+    });
+    (server, port)
+}
+
 pub(super) fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
