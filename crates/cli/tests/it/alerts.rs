@@ -3,7 +3,7 @@
 //! history; JSON log lines; and `pulse serve` evaluating on its own, exposing `/metrics` that
 //! `promtool` accepts and the operator page, checked in headless Chromium.
 
-use super::serve::{Browser, Killed, free_port, http_get, wait_until};
+use super::serve::{Browser, http_get, wait_until};
 use super::{ok, pulse};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -4,11 +4,10 @@
 //! catalog's pages in a real headless Chromium: search results, a metric's definition page and a
 //! mart's page with its profiled schema and lineage graph (screenshots kept for a person).
 
-use super::serve::{Browser, Killed, free_port, http_get, wait_until};
+use super::serve::{Browser, wait_until};
 use super::{example_project, ok, run_json};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn json(args: &[&str]) -> Value {
