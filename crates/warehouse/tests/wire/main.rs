@@ -3,6 +3,7 @@
 
 mod clients;
 mod server;
+mod target;
 
 use server::{Server, server};
 use std::process::Command;
