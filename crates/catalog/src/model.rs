@@ -139,6 +139,9 @@ pub struct TopValue {
 pub struct Profile {
     pub run_id: String,
     pub at: DateTime<Utc>,
+    /// How many rows the profile read (a bounded sample of a large table).
+    #[serde(default)]
+    pub rows: u64,
     pub columns: Vec<ColumnProfile>,
 }
 

@@ -315,12 +315,14 @@ impl CatalogStore {
         dataset: &str,
         run_id: &str,
         at: DateTime<Utc>,
+        rows: u64,
         columns: Vec<ColumnProfile>,
     ) -> Result<()> {
         self.update(dataset, |r| {
             r.profile = Some(Profile {
                 run_id: run_id.to_string(),
                 at,
+                rows,
                 columns,
             });
         })?;

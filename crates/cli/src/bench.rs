@@ -45,6 +45,66 @@ pub struct BenchArgs {
     /// p95, uncached and cached.
     #[arg(long)]
     pub dashboards: bool,
+    /// Also: after the pipeline, publish the largest mart to this PostgreSQL server (schema
+    /// `pulse_bench_wh`) as a PostgreSQL warehouse does — binary COPY into a new table swapped
+    /// in atomically — and report its load time.
+    #[arg(long, value_name = "URL")]
+    pub publish_postgres: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PublishBench {
+    model: String,
+    rows: u64,
+    copy_bytes: u64,
+    seconds: f64,
+    rows_per_s: f64,
+    mb_per_s: f64,
+}
+
+/// Loads the stored model with the most rows into PostgreSQL, timed from the first batch read
+/// off the engine to the committed swap.
+async fn publish_bench(project: &pulse_project::Project, url: &str) -> Result<PublishBench> {
+    let engine = pipeline::open_engine_lenient(project).await?;
+    let mut largest: Option<(String, u64)> = None;
+    for m in project
+        .models
+        .iter()
+        .filter(|m| m.config.materialized != pulse_project::Materialization::View)
+    {
+        let (_, batches) = engine
+            .query(&format!("select count(*) from \"{}\"", m.name))
+            .await?;
+        let rows = batches
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .and_then(|b| arrow::util::display::array_value_to_string(b.column(0), 0).ok())
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+        if largest.as_ref().is_none_or(|(_, r)| rows > *r) {
+            largest = Some((m.name.clone(), rows));
+        }
+    }
+    let Some((model, _)) = largest else {
+        bail!("the project has no stored model to publish");
+    };
+    let url = pulse_project::ConnectionString::resolve(url).map_err(anyhow::Error::msg)?;
+    let target = pulse_warehouse::target::PgTarget::connect(url.expose(), "pulse_bench_wh")
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", url.redact(&e.to_string())))?;
+    let (schema, batches) = engine.stream(&format!("select * from \"{model}\"")).await?;
+    let load = target
+        .replace_table(&model, schema, batches, "bench")
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", url.redact(&e.to_string())))?;
+    Ok(PublishBench {
+        model,
+        rows: load.rows,
+        copy_bytes: load.bytes,
+        seconds: load.seconds,
+        rows_per_s: load.rows as f64 / load.seconds.max(1e-9),
+        mb_per_s: mb_per_s(load.bytes, load.seconds),
+    })
 }
 
 #[derive(Serialize)]
@@ -321,6 +381,8 @@ struct BenchReport {
     raw_input_bytes: u64,
     stages: Vec<Stage>,
     projection: Projection,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    publish_to_postgres: Option<PublishBench>,
 }
 
 /// Resets the kernel's peak-RSS counter so each stage reports its own peak.
@@ -469,6 +531,10 @@ pub async fn run(a: BenchArgs) -> Result<()> {
             assumption: "linear scaling per core of this machine's end-to-end rate",
         },
         stages,
+        publish_to_postgres: match &a.publish_postgres {
+            Some(url) => Some(publish_bench(&project, url).await?),
+            None => None,
+        },
     };
     match a.format {
         Format::Json if !a.dashboards => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -540,4 +606,15 @@ fn print_report(r: &BenchReport) {
         p.cores_for_10_tb_in_6h,
         p.cores_for_100_tb_in_6h
     );
+    if let Some(p) = &r.publish_to_postgres {
+        println!(
+            "published {} to PostgreSQL (binary COPY, atomic swap): {} rows, {} in {:.2} s = {:.0} rows/s, {:.1} MB/s",
+            p.model,
+            p.rows,
+            human_bytes(p.copy_bytes),
+            p.seconds,
+            p.rows_per_s,
+            p.mb_per_s
+        );
+    }
 }

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 /// The catalog's store beside a local warehouse (`<warehouse>/_catalog/`); none for a warehouse
 /// on another scheme.
 pub fn store(project: &Project) -> Option<CatalogStore> {
-    let url = &project.config.warehouse.url;
+    let url = project.config.warehouse.engine_url();
     if url.contains("://") {
         return None;
     }
@@ -50,7 +50,7 @@ impl Recorder {
                 };
                 let transport = Transport::from_target(&target)
                     .with_context(|| format!("[catalog] openlineage = {target:?} in pulse.toml"))?;
-                let warehouse = namespace(&project, &project.config.warehouse.url);
+                let warehouse = namespace(&project, project.config.warehouse.engine_url());
                 let lake = namespace(&project, &project.config.lake.url);
                 Some((
                     OpenLineage::new(&project.config.name, &warehouse, &lake),
@@ -223,6 +223,24 @@ impl Recorder {
                         ctx.log
                             .info(format!("schema of {table} changed: {change:?}"));
                     }
+                    // The landing is the source table as it was read: one profile for both.
+                    let raw = crate::profile::quoted_name(&format!("{table}__raw"));
+                    match crate::profile::profile(engine, &raw, &schema).await {
+                        Ok(p) => {
+                            for dataset in [format!("raw:{table}"), table.clone()] {
+                                store.record_profile(
+                                    &dataset,
+                                    &ctx.run_id,
+                                    now,
+                                    p.rows,
+                                    p.columns.clone(),
+                                )?;
+                            }
+                        }
+                        Err(e) => ctx
+                            .log
+                            .info(format!("catalog: no column profiles of {table}: {e:#}")),
+                    }
                 }
             }
             TaskKind::Validate => {
@@ -238,9 +256,10 @@ impl Recorder {
             TaskKind::Model => {
                 let model = &ctx.target;
                 if let Some(schema) = table_schema(engine, model).await {
-                    let stored = self.project.model(model).is_some_and(|m| {
-                        m.config.materialized != pulse_project::Materialization::View
-                    });
+                    let materialized = self.project.model(model).map(|m| m.config.materialized);
+                    let stored =
+                        materialized.is_some_and(|m| m != pulse_project::Materialization::View);
+                    let table = crate::profile::quoted_name(model);
                     let bytes = self
                         .project
                         .model(model)
@@ -249,25 +268,39 @@ impl Recorder {
                             folder_size(
                                 &self
                                     .project
-                                    .resolve(&self.project.config.warehouse.url)
+                                    .resolve(self.project.config.warehouse.engine_url())
                                     .join(model),
                             )
                         })
                         .unwrap_or(0);
-                    let rows = collected
+                    let built = collected
                         .models
                         .iter()
                         .rev()
                         .find(|m| &m.model == model)
                         .map(|m| m.rows)
                         .unwrap_or(output.rows);
+                    // An incremental run builds one partition; the table holds them all (the
+                    // count comes from the files' statistics, not a scan).
+                    let rows = if materialized == Some(pulse_project::Materialization::Incremental)
+                    {
+                        match row_count(engine, &table).await {
+                            Ok(n) => n,
+                            Err(e) => {
+                                ctx.log
+                                    .info(format!("catalog: no row count of {model}: {e:#}"));
+                                built
+                            }
+                        }
+                    } else {
+                        built
+                    };
                     store.record_build(model, &schema, rows, bytes, &ctx.run_id, now)?;
                     // A view has no data of its own; profiling it would run its query again.
                     if stored {
-                        let table = format!("\"{}\"", model.replace('"', "\"\""));
                         match crate::profile::profile(engine, &table, &schema).await {
-                            Ok(columns) => {
-                                store.record_profile(model, &ctx.run_id, now, columns)?
+                            Ok(p) => {
+                                store.record_profile(model, &ctx.run_id, now, p.rows, p.columns)?
                             }
                             Err(e) => ctx.log.info(format!("catalog: no column profiles: {e:#}")),
                         }
@@ -296,6 +329,19 @@ fn namespace(project: &Project, url: &str) -> String {
     } else {
         format!("file://{}", project.resolve(url).display())
     }
+}
+
+async fn row_count(engine: &Engine, table: &str) -> Result<u64> {
+    let (_, batches) = engine
+        .query(&format!("select count(*) from {table}"))
+        .await?;
+    let n = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| arrow::util::display::array_value_to_string(b.column(0), 0))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(n.parse().unwrap_or(0))
 }
 
 async fn table_schema(engine: &Engine, table: &str) -> Option<arrow::datatypes::Schema> {

@@ -9,6 +9,7 @@ mod metrics;
 mod output;
 mod pipeline;
 mod profile;
+mod publish;
 mod quality;
 mod scaffold;
 mod serve;
@@ -471,6 +472,8 @@ pub fn load_project(dir: &Path) -> Result<pulse_project::Project> {
     // once, like any other, not only when `pulse serve` starts alerting.
     alerts::config(&project)?;
     serve::wire_config(&project)?;
+    publish::PgWarehouse::of(&project)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", project.config_file.display()))?;
     Ok(project)
 }
 

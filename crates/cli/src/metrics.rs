@@ -55,8 +55,11 @@ impl EngineReader {
 #[async_trait]
 impl WarehouseReader for EngineReader {
     async fn version(&self) -> Result<String, String> {
-        let warehouse = Warehouse::open(&self.project.config.warehouse.url, &self.project.root)
-            .map_err(|e| e.to_string())?;
+        let warehouse = Warehouse::open(
+            self.project.config.warehouse.engine_url(),
+            &self.project.root,
+        )
+        .map_err(|e| e.to_string())?;
         let state = warehouse.load_state().map_err(|e| e.to_string())?;
         let mut builds: Vec<String> = state
             .builds
@@ -99,7 +102,7 @@ impl WarehouseReader for EngineReader {
 /// Definitions checked against the models that are built: the problems, and how many metrics
 /// could not be checked because their model is not built yet.
 pub async fn check_built(project: &Arc<Project>) -> (Vec<pulse_metrics::MetricsError>, usize) {
-    let url = &project.config.warehouse.url;
+    let url = project.config.warehouse.engine_url();
     let never_built =
         !url.contains("://") && !project.resolve(url).join("_pulse_state.json").is_file();
     if project.metrics.is_empty() || never_built {
@@ -126,7 +129,12 @@ pub async fn check_built(project: &Arc<Project>) -> (Vec<pulse_metrics::MetricsE
     (problems, unchecked)
 }
 
+/// The semantic layer over the project's warehouse: the embedded engine, or the PostgreSQL
+/// server the models are published to (its URL was checked when the project loaded).
 pub fn service(project: Arc<Project>) -> MetricsService {
+    if let Ok(Some(pg)) = crate::publish::PgWarehouse::of(&project) {
+        return MetricsService::new(project, Arc::new(crate::publish::PgReader::new(pg)));
+    }
     let reader = Arc::new(EngineReader::new(project.clone()));
     MetricsService::new(project, reader)
 }

@@ -262,6 +262,55 @@ pub(crate) async fn type_change(lake: &Lake, source: &str, table: &str) -> Resul
     Ok(None)
 }
 
+/// A column that earlier landings of a table had and its latest landing has not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DroppedColumn {
+    pub column: String,
+    /// The last run whose landing had it.
+    pub last_run: String,
+    /// The latest landing's run, which did not have it.
+    pub missing_run: String,
+}
+
+/// The columns the source no longer has: in some landing of the table, not in its latest one.
+/// Earlier landings keep them (nothing landed is rewritten), so the raw table still shows them,
+/// null for new rows; a model reading one would silently go blank.
+pub(crate) async fn dropped_columns(
+    lake: &Lake,
+    source: &str,
+    table: &str,
+) -> Result<Vec<DroppedColumn>> {
+    let mut manifests = lake.manifests(source, table).await?;
+    manifests.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then(a.run_id.cmp(&b.run_id))
+    });
+    let Some(latest) = manifests.last() else {
+        return Ok(Vec::new());
+    };
+    let current: std::collections::BTreeSet<&str> =
+        latest.schema.iter().map(|f| f.name.as_str()).collect();
+    let mut last_seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    for m in &manifests {
+        for f in m
+            .schema
+            .iter()
+            .filter(|f| !current.contains(f.name.as_str()))
+        {
+            last_seen.insert(f.name.as_str(), m.run_id.as_str());
+        }
+    }
+    Ok(last_seen
+        .into_iter()
+        .map(|(column, run)| DroppedColumn {
+            column: column.to_string(),
+            last_run: run.to_string(),
+            missing_run: latest.run_id.clone(),
+        })
+        .collect())
+}
+
 /// One run of the whole project (or the selected part of its graph) through the orchestrator:
 /// the run and its tasks are recorded in the metadata store, tasks run in parallel up to the
 /// configured limit, with retries, and `pulse run --resume` can finish it later.

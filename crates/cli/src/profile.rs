@@ -2,6 +2,9 @@
 //! one aggregate scan, then the most frequent values of the categorical text columns (few
 //! distinct values), each one small group-by. Distinct counts are HyperLogLog estimates
 //! (`approx_distinct`): exact counts would hash every value of every column again.
+//!
+//! A profile reads at most [`SAMPLE_ROWS`] rows of a table, so its cost stays bounded however
+//! large the table grows; the profile says how many rows it read.
 
 use anyhow::Result;
 use arrow::array::Array;
@@ -14,6 +17,26 @@ use pulse_transform::Engine;
 /// Text columns with at most this many distinct values get their top values.
 const CATEGORICAL: u64 = 50;
 const TOP_VALUES: usize = 5;
+/// The most rows one profile reads.
+pub const SAMPLE_ROWS: u64 = 100_000;
+
+/// What a profile reads of `table` (a name as SQL writes it): its first [`SAMPLE_ROWS`] rows.
+pub fn sample_of(table: &str) -> String {
+    format!("(select * from {table} limit {SAMPLE_ROWS}) as sample")
+}
+
+/// A table name as SQL writes it, each part quoted: `orders.orders__raw` becomes
+/// `"orders"."orders__raw"`.
+pub fn quoted_name(dotted: &str) -> String {
+    dotted.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
+/// The column profiles of a table and how many rows they were computed on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableProfile {
+    pub rows: u64,
+    pub columns: Vec<ColumnProfile>,
+}
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -79,8 +102,10 @@ fn number(batches: &[RecordBatch], column: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Profiles every column of `table`.
-pub async fn profile(engine: &Engine, table: &str, schema: &Schema) -> Result<Vec<ColumnProfile>> {
+/// Profiles every column of `table` (a name as SQL writes it) on a sample of its rows.
+pub async fn profile(engine: &Engine, table: &str, schema: &Schema) -> Result<TableProfile> {
+    let table = sample_of(table);
+    let table = table.as_str();
     let (_, batches) = engine.query(&summary_sql(table, schema)).await?;
     let rows = number(&batches, 0);
     let mut at = 1;
@@ -130,7 +155,7 @@ pub async fn profile(engine: &Engine, table: &str, schema: &Schema) -> Result<Ve
             }
         }
     }
-    Ok(out)
+    Ok(TableProfile { rows, columns: out })
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 /// Results live beside the warehouse they describe.
 pub fn store(project: &Project) -> ResultStore {
-    let url = &project.config.warehouse.url;
+    let url = project.config.warehouse.engine_url();
     let dir = match url.strip_prefix("file://") {
         Some(path) => PathBuf::from(path),
         None => project.resolve(url),

@@ -2,7 +2,7 @@
 //! validate a landed source table, build a model. One DataFusion engine per run is shared by
 //! its tasks, so a model reads the clean view its source's validation registered.
 
-use crate::pipeline::{LandingRow, ModelRow, landing_row, type_change};
+use crate::pipeline::{LandingRow, ModelRow, dropped_columns, landing_row, type_change};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use pulse_lake::{Lake, RunContext};
@@ -249,6 +249,64 @@ impl ProjectRunner {
             .map_err(|e| format!("its landings cannot be read together: {e}"))
     }
 
+    /// A model that reads a source column the latest landing no longer has fails here, naming
+    /// the column and the runs: building it would fill that column with nulls from now on
+    /// without anyone noticing. Only the columns its result depends on count (read off the
+    /// plan), so a `select *` in a subquery whose outer query names its columns is fine.
+    async fn dropped_columns_read(&self, engine: &Engine, model: &str) -> Result<(), String> {
+        let Some(m) = self.project.model(model) else {
+            return Ok(());
+        };
+        let mut dropped = Vec::new();
+        let lake = Lake::open(&self.project.config.lake.url, &self.project.root)
+            .map_err(|e| e.to_string())?;
+        for (source, table) in &m.depends_on.sources {
+            for d in dropped_columns(&lake, source, table)
+                .await
+                .map_err(|e| format!("{e:#}"))?
+            {
+                dropped.push((format!("{source}.{table}"), d));
+            }
+        }
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let sql = m
+            .render(&pulse_project::RenderContext {
+                incremental: false,
+                logical_date: None,
+                vars: self.project.config.vars.clone(),
+            })
+            .map_err(|e| e.to_string())?;
+        let lineage = engine
+            .column_lineage(&sql)
+            .await
+            .map_err(|e| e.to_string())?;
+        let read: BTreeSet<(String, String)> = lineage
+            .values()
+            .flat_map(|s| s.direct.iter().chain(s.indirect.iter()))
+            .map(|(t, c)| (t.trim_end_matches("__raw").to_string(), c.clone()))
+            .collect();
+        let used: Vec<String> = dropped
+            .iter()
+            .filter(|(table, d)| read.contains(&(table.clone(), d.column.clone())))
+            .map(|(table, d)| {
+                format!(
+                    "column `{}` of {table}, which the source no longer has (last landed by run {}, \
+                     missing from the landing of run {})",
+                    d.column, d.last_run, d.missing_run
+                )
+            })
+            .collect();
+        if used.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "{model} reads {}: remove it from the model, or restore it in the source",
+            used.join("; ")
+        ))
+    }
+
     /// What a model reads may have landed or been built by another worker process since this
     /// engine was opened: its source tables (with their clean views) and models are read again
     /// when they changed.
@@ -413,11 +471,15 @@ impl ProjectRunner {
             previous_row_counts: self.history(&ctx.run_id)?.row_counts.clone(),
         };
         self.refresh_inputs(&engine, &ctx.target).await?;
-        let result = pulse_transform::run_model(&engine, project, &ctx.target, &opts).await;
+        let result = match self.dropped_columns_read(&engine, &ctx.target).await {
+            Err(message) => Err(message),
+            Ok(()) => pulse_transform::run_model(&engine, project, &ctx.target, &opts)
+                .await
+                .map_err(|e| e.to_string()),
+        };
         let report = match result {
             Ok(r) => r,
-            Err(e) => {
-                let message = e.to_string();
+            Err(message) => {
                 self.collect(&ctx.run_id, |c| {
                     c.models.push(ModelRow {
                         model: ctx.target.clone(),
@@ -464,6 +526,12 @@ impl ProjectRunner {
             )?;
             log_validations(ctx, std::slice::from_ref(summary));
             blocking = summary.blocking().iter().map(|b| b.label.clone()).collect();
+        }
+        // A PostgreSQL warehouse gets what was built before anything downstream reads it.
+        if let Some(pg) = crate::publish::PgWarehouse::of(project)?
+            && let Some(line) = pg.publish(project, &engine, &report, &ctx.run_id).await?
+        {
+            ctx.log.info(line);
         }
         let rows = report.rows;
         self.collect(&ctx.run_id, |c| {

@@ -269,7 +269,7 @@ impl SemanticLayer {
                 let change_name = format!("{name}__change");
                 select.push(format!("prev.{q} as {}", quote_ident(&prev_name)));
                 select.push(format!(
-                    "(cast(cur.{q} as double) - cast(prev.{q} as double)) / nullif(abs(cast(prev.{q} as double)), 0) as {}",
+                    "(cast(cur.{q} as double precision) - cast(prev.{q} as double precision)) / nullif(abs(cast(prev.{q} as double precision)), 0) as {}",
                     quote_ident(&change_name)
                 ));
                 columns.push(ResultColumn {
@@ -470,7 +470,7 @@ impl SemanticLayer {
                         ColumnRole::Conversion,
                         s,
                     ),
-                    format!("cast({value} as double) / nullif(cast({prev} as double), 0)"),
+                    format!("cast({value} as double precision) / nullif(cast({prev} as double precision), 0)"),
                 ));
             }
             previous = Some(value);
@@ -490,7 +490,7 @@ impl SemanticLayer {
         };
         match c.measure {
             Measure::Ratio => format!(
-                "(cast({} as double) / nullif(cast({} as double), 0))",
+                "(cast({} as double precision) / nullif(cast({} as double precision), 0))",
                 of(c.numerator.as_deref().unwrap_or_default()),
                 of(c.denominator.as_deref().unwrap_or_default())
             ),
@@ -499,7 +499,7 @@ impl SemanticLayer {
                 let substitutions: BTreeMap<&str, String> = identifiers(expression)
                     .into_iter()
                     .filter(|name| self.metrics.contains_key(*name))
-                    .map(|name| (name, format!("cast({} as double)", of(name))))
+                    .map(|name| (name, format!("cast({} as double precision)", of(name))))
                     .collect();
                 format!("({})", substitute(expression, &substitutions))
             }
@@ -526,7 +526,11 @@ impl SemanticLayer {
             let shifted = if window.shift_days == 0 {
                 day.clone()
             } else {
-                format!("{day} + interval '{} days'", window.shift_days)
+                // A date plus an interval is a timestamp in PostgreSQL, a date in DataFusion.
+                format!(
+                    "cast({day} + interval '{} days' as date)",
+                    window.shift_days
+                )
             };
             let bucket = match grain {
                 Grain::Day => shifted,
@@ -616,10 +620,11 @@ fn aggregate(m: &Metric) -> String {
         Measure::Average => format!("avg({})", filtered(value)),
         Measure::Min => format!("min({})", filtered(value)),
         Measure::Max => format!("max({})", filtered(value)),
+        // The ordered-set form is the one PostgreSQL and DataFusion both accept.
         Measure::Percentile => format!(
-            "percentile_cont(cast({} as double), {})",
-            filtered(value),
-            c.percentile.unwrap_or(0.5)
+            "percentile_cont({}) within group (order by cast({} as double precision))",
+            c.percentile.unwrap_or(0.5),
+            filtered(value)
         ),
         Measure::Ratio | Measure::Funnel | Measure::Derived => "null".into(),
     }

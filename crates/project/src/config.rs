@@ -77,21 +77,64 @@ fn default_lake_url() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct WarehouseConfig {
-    /// Where the Delta tables of the models live: a folder relative to the project or a URL.
+    /// Where the models' tables live: a folder relative to the project (Delta tables, the
+    /// embedded default), or a PostgreSQL URL (`postgres://user:${PASSWORD}@host:5432/db`;
+    /// Redshift speaks the same protocol) whose tables BI tools, metrics and dashboards read.
     #[serde(default = "default_warehouse_url")]
     pub url: String,
+    /// With a PostgreSQL warehouse: the schema the models' tables go to (default `analytics`).
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// With a PostgreSQL warehouse: the folder, relative to the project, of the query engine's
+    /// own copy of each model (Delta tables it reads upstream models from while building;
+    /// default `warehouse`).
+    #[serde(default)]
+    pub local: Option<String>,
 }
 
 impl Default for WarehouseConfig {
     fn default() -> Self {
         Self {
             url: default_warehouse_url(),
+            schema: None,
+            local: None,
         }
     }
 }
 
+impl WarehouseConfig {
+    /// Whether the models are published to a PostgreSQL (or Redshift) server.
+    pub fn is_postgres(&self) -> bool {
+        let url = self.url.trim_start();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    /// Where the query engine keeps the models' Delta tables: the warehouse itself, or with a
+    /// PostgreSQL warehouse its local copy.
+    pub fn engine_url(&self) -> &str {
+        if self.is_postgres() {
+            self.local.as_deref().unwrap_or(DEFAULT_WAREHOUSE_FOLDER)
+        } else {
+            &self.url
+        }
+    }
+
+    /// The PostgreSQL URL the models are published to, as written (it may reference
+    /// environment variables; resolve it with [`crate::ConnectionString`]).
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.is_postgres().then_some(self.url.as_str())
+    }
+
+    /// The schema of the published tables in a PostgreSQL warehouse.
+    pub fn postgres_schema(&self) -> &str {
+        self.schema.as_deref().unwrap_or("analytics")
+    }
+}
+
+const DEFAULT_WAREHOUSE_FOLDER: &str = "warehouse";
+
 fn default_warehouse_url() -> String {
-    "warehouse".to_string()
+    DEFAULT_WAREHOUSE_FOLDER.to_string()
 }
 
 /// How a source system is read.

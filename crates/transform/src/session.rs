@@ -43,7 +43,7 @@ pub struct Engine {
 impl Engine {
     /// A session over the project's warehouse, with the engine's functions registered.
     pub async fn open(project: &Project) -> Result<Self> {
-        let warehouse = Warehouse::open(&project.config.warehouse.url, &project.root)?;
+        let warehouse = Warehouse::open(project.config.warehouse.engine_url(), &project.root)?;
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(
@@ -223,6 +223,21 @@ impl Engine {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         Ok((schema, batches))
+    }
+
+    /// Runs a query and streams its result batch by batch (bounded memory for large tables).
+    pub async fn stream(
+        &self,
+        sql: &str,
+    ) -> Result<(
+        SchemaRef,
+        futures::stream::BoxStream<'static, std::result::Result<RecordBatch, String>>,
+    )> {
+        use futures::StreamExt;
+        let df = self.ctx.sql(sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let stream = df.execute_stream().await?;
+        Ok((schema, stream.map(|b| b.map_err(|e| e.to_string())).boxed()))
     }
 
     /// The session itself, for callers that need DataFusion directly (tests, later the

@@ -64,8 +64,11 @@ impl EngineSource {
 
     /// Changes whenever a model is rebuilt (the warehouse state records every build).
     pub fn version(&self) -> Result<String> {
-        let warehouse = Warehouse::open(&self.project.config.warehouse.url, &self.project.root)
-            .map_err(|e| WireError::Engine(e.to_string()))?;
+        let warehouse = Warehouse::open(
+            self.project.config.warehouse.engine_url(),
+            &self.project.root,
+        )
+        .map_err(|e| WireError::Engine(e.to_string()))?;
         let state = warehouse
             .load_state()
             .map_err(|e| WireError::Engine(e.to_string()))?;

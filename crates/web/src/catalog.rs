@@ -812,7 +812,7 @@ fn schema(ds: &Dataset) -> Markup {
         section #schema {
             h2 { (if typed { "Schema" } else { "Value and dimensions" }) }
             @if let Some(p) = &ds.profile {
-                p.note { "Profile from run " a href=(run_url(&p.run_id)) { code { (p.run_id) } } " at " (format::timestamp(p.at)) "." }
+                p.note { "Profile of " (format::count(p.rows)) " rows from run " a href=(run_url(&p.run_id)) { code { (p.run_id) } } " at " (format::timestamp(p.at)) "." }
             }
             @if ds.columns.is_empty() {
                 p.empty { "No columns known yet: none are documented and no run has recorded a schema." }

@@ -138,7 +138,7 @@ fn everything_recorded_comes_back_in_the_catalog() {
         }],
     }];
     store
-        .record_profile("fct_orders", "run-1", when, profiles.clone())
+        .record_profile("fct_orders", "run-1", when, 310, profiles.clone())
         .expect("profile");
     let quality = QualitySummary {
         run_id: "run-1".into(),
@@ -207,6 +207,7 @@ fn writes_are_atomic_and_serialised() {
                             let mut p = r.profile.clone().unwrap_or(pulse_catalog::Profile {
                                 run_id: "r".into(),
                                 at: when,
+                                rows: 0,
                                 columns: Vec::new(),
                             });
                             p.columns.push(ColumnProfile {

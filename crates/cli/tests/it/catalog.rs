@@ -67,6 +67,36 @@ fn a_run_keeps_the_catalog_current_and_lineage_reaches_the_source_columns() {
     );
     assert_eq!(top["value"], by_sql[0]["city"], "{city:#}");
     assert_eq!(top["count"], by_sql[0]["n"], "{city:#}");
+    assert_eq!(fct["profile"]["rows"].as_u64(), Some(rows), "{fct:#}");
+
+    // A source table is profiled as it landed, and its raw landing has the same profile.
+    let source = json(&["catalog", "show", "--project", &project, "orders.orders"]);
+    let status = source["profile"]["columns"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["column"] == "status"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no profile of orders.orders status: {source:#}"));
+    let by_sql = super::sql_json(
+        Path::new(&project),
+        "select status, count(*) as n from orders.orders__raw \
+         group by status order by n desc, status limit 1",
+    );
+    assert_eq!(
+        status["top_values"][0]["value"], by_sql[0]["status"],
+        "{status:#}"
+    );
+    assert_eq!(
+        status["top_values"][0]["count"], by_sql[0]["n"],
+        "{status:#}"
+    );
+    let raw = json(&[
+        "catalog",
+        "show",
+        "--project",
+        &project,
+        "raw:orders.orders",
+    ]);
+    assert_eq!(raw["profile"]["columns"], source["profile"]["columns"]);
 
     // Column lineage through the marts and staging views down to the landed columns.
     let graph = json(&[
@@ -134,6 +164,30 @@ fn a_run_keeps_the_catalog_current_and_lineage_reaches_the_source_columns() {
             .as_array()
             .is_some_and(|f| !f.is_empty()),
         "{model:#}"
+    );
+
+    // fct_orders is incremental: a run for its last day rebuilds that partition only, and the
+    // catalog still counts every row of the table.
+    let last = super::sql_json(
+        Path::new(&project),
+        "select cast(max(order_date) as varchar) as d from fct_orders",
+    );
+    let last = last[0]["d"].as_str().expect("last order date").to_string();
+    let again = run_json(&project, &["--date", &last]);
+    assert_eq!(again["succeeded"], true, "{again:#}");
+    let rebuilt = again["models"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["model"] == "fct_orders"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(rebuilt["partition"], last.as_str(), "{again:#}");
+    assert!(rebuilt["rows"].as_u64() < Some(rows), "{rebuilt:#}");
+    let fct = json(&["catalog", "show", "--project", &project, "fct_orders"]);
+    let sql_rows = super::sql_json(Path::new(&project), "select count(*) as n from fct_orders");
+    assert_eq!(
+        fct["stats"]["row_count"].as_u64(),
+        sql_rows[0]["n"].as_u64(),
+        "{fct:#}"
     );
 
     catalog_pages_in_a_browser(&project);

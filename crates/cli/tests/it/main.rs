@@ -8,6 +8,7 @@ mod metrics;
 mod orchestrate;
 mod serve;
 mod servers;
+mod warehouse;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -576,6 +577,75 @@ fn a_column_that_changes_type_holds_back_its_models_with_the_reason() {
     };
     assert_eq!(status("plus_one"), "upstream_failed", "{second:#}");
     assert_eq!(status("other"), "unchanged", "{second:#}");
+}
+
+#[test]
+fn a_dropped_column_fails_the_models_that_read_it_and_only_those() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    for dir in ["sources", "models", "data"] {
+        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+    }
+    std::fs::write(root.join("pulse.toml"), "name = \"drop\"\n").expect("write");
+    std::fs::write(
+        root.join("sources/app.toml"),
+        "connector = \"sqlite\"\npath = \"data/app.sqlite\"\n[[tables]]\nname = \"orders\"\nprimary_key = [\"id\"]\ncursor = \"updated_at\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        root.join("models/with_note.sql"),
+        "select id, upper(note) as note from {{ source('app', 'orders') }}",
+    )
+    .expect("write");
+    // Reads every column in a subquery, but only keeps the ones that still exist.
+    std::fs::write(
+        root.join("models/amounts.sql"),
+        "select id, amount from (select * from {{ source('app', 'orders') }})",
+    )
+    .expect("write");
+    let db = rusqlite::Connection::open(root.join("data/app.sqlite")).expect("sqlite");
+    db.execute_batch(
+        "create table orders(id integer primary key, amount integer, note text, updated_at timestamp);
+         insert into orders values (1, 10, 'a', '2026-01-01 00:00:00'), (2, 20, 'b', '2026-01-01 00:00:01');",
+    )
+    .expect("create");
+    let project = root.to_str().expect("utf8");
+    let first = run_json(project, &[]);
+    assert_eq!(first["succeeded"], true, "{first:#}");
+    // The application drops the column; a row changes afterwards.
+    db.execute_batch(
+        "create table o2(id integer primary key, amount integer, updated_at timestamp);
+         insert into o2 select id, amount, updated_at from orders;
+         drop table orders; alter table o2 rename to orders;
+         update orders set amount = 11, updated_at = '2026-01-02 00:00:00' where id = 1;",
+    )
+    .expect("drop column");
+    let out = pulse(&["run", "--project", project, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let second: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(second["landings"][0]["rows"], 1, "{second:#}");
+    let model = |name: &str| {
+        second["models"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["model"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let failed = model("with_note");
+    assert_eq!(failed["status"], "failed", "{second:#}");
+    let message = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("with_note reads column `note` of app.orders")
+            && message.contains("no longer has")
+            && message.contains(first["run_id"].as_str().unwrap_or("?")),
+        "{message}"
+    );
+    assert_eq!(model("amounts")["status"], "built", "{second:#}");
+    let amounts = sql_json(
+        root,
+        "select count(*) as n from amounts where id = 1 and amount = 11",
+    );
+    assert_eq!(amounts[0]["n"], 1, "{amounts:?}");
 }
 
 #[test]

@@ -126,6 +126,7 @@ fn filled_store(dir: &TempDir) -> CatalogStore {
             "fct_orders",
             "run-2",
             at("2026-03-02T02:31:00Z"),
+            1_391,
             vec![
                 profile("order_id", 0.0, 1_391, ("1", "1391")),
                 ColumnProfile {
