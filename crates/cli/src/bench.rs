@@ -45,7 +45,8 @@ pub struct BenchArgs {
     /// p95, uncached and cached.
     #[arg(long)]
     pub dashboards: bool,
-    /// Also: after the pipeline, publish the largest mart to this PostgreSQL server (schema
+    /// Also: after the pipeline, publish the largest mart (the model of the `marts` layer with
+    /// the most rows, or of any layer when there is none) to this PostgreSQL server (schema
     /// `pulse_bench_wh`) as a PostgreSQL warehouse does — binary COPY into a new table swapped
     /// in atomically — and report its load time.
     #[arg(long, value_name = "URL")]
@@ -62,16 +63,19 @@ struct PublishBench {
     mb_per_s: f64,
 }
 
-/// Loads the stored model with the most rows into PostgreSQL, timed from the first batch read
-/// off the engine to the committed swap.
+/// Loads the largest stored mart into PostgreSQL, timed from the first batch read off the
+/// engine to the committed swap.
 async fn publish_bench(project: &pulse_project::Project, url: &str) -> Result<PublishBench> {
     let engine = pipeline::open_engine_lenient(project).await?;
+    let stored = || {
+        project
+            .models
+            .iter()
+            .filter(|m| m.config.materialized != pulse_project::Materialization::View)
+    };
+    let marts = stored().any(|m| m.layer == "marts");
     let mut largest: Option<(String, u64)> = None;
-    for m in project
-        .models
-        .iter()
-        .filter(|m| m.config.materialized != pulse_project::Materialization::View)
-    {
+    for m in stored().filter(|m| !marts || m.layer == "marts") {
         let (_, batches) = engine
             .query(&format!("select count(*) from \"{}\"", m.name))
             .await?;

@@ -2,14 +2,25 @@
 //! the tables it scans (models, views, `source.table`) that compute it, and those that only
 //! filter, join or group it ("indirect", as OpenLineage calls them).
 //!
-//! The planner inlines views, so through a view (a staging model) lineage reaches the table
-//! below it: a mart's columns lead straight to the landed `source.table` columns.
+//! The plan is made against stand-ins of the engine's tables (same names and schemas, no data,
+//! no view definitions): DataFusion's planner would otherwise inline a view, and a mart's
+//! columns would lead straight past the staging views to the landed tables. With stand-ins each
+//! model's lineage is one hop (a mart's columns come from the staging view's columns, the view's
+//! from `source.table`), and the catalog chains the hops.
 
 use crate::error::Result;
 use crate::session::Engine;
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, SchemaProvider,
+};
 use datafusion::common::{Column, DFSchemaRef};
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
+use datafusion::prelude::SessionContext;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A base column: (table as SQL names it, column).
 pub type BaseColumn = (String, String);
@@ -32,7 +43,12 @@ impl ColumnSources {
 impl Engine {
     /// The lineage of every output column of a query (a model's rendered SQL), by name.
     pub async fn column_lineage(&self, sql: &str) -> Result<BTreeMap<String, ColumnSources>> {
-        let plan = self.ctx.state().create_logical_plan(sql).await?;
+        let plan = self
+            .opaque_tables()
+            .await?
+            .state()
+            .create_logical_plan(sql)
+            .await?;
         let per_field = lineage(&plan);
         let mut out = BTreeMap::new();
         for (field, sources) in plan.schema().fields().iter().zip(per_field) {
@@ -41,6 +57,39 @@ impl Engine {
                 .merge(&sources);
         }
         Ok(out)
+    }
+}
+
+impl Engine {
+    /// A session with the engine's functions and settings whose tables are empty stand-ins of
+    /// the engine's tables and views, so planning stops at each of them.
+    async fn opaque_tables(&self) -> Result<SessionContext> {
+        let state = self.ctx.state();
+        let catalogs = Arc::new(MemoryCatalogProviderList::new());
+        for catalog_name in state.catalog_list().catalog_names() {
+            let Some(catalog) = state.catalog_list().catalog(&catalog_name) else {
+                continue;
+            };
+            let stand_in = Arc::new(MemoryCatalogProvider::new());
+            for schema_name in catalog.schema_names() {
+                let Some(schema) = catalog.schema(&schema_name) else {
+                    continue;
+                };
+                let tables = Arc::new(MemorySchemaProvider::new());
+                for table in schema.table_names() {
+                    if let Some(provider) = schema.table(&table).await? {
+                        tables
+                            .register_table(table, Arc::new(EmptyTable::new(provider.schema())))?;
+                    }
+                }
+                stand_in.register_schema(&schema_name, tables)?;
+            }
+            catalogs.register_catalog(catalog_name, stand_in);
+        }
+        let state = SessionStateBuilder::new_from_existing(state)
+            .with_catalog_list(catalogs)
+            .build();
+        Ok(SessionContext::new_with_state(state))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Column lineage off logical plans: through CTEs, joins, aggregates, unions and views, each
-//! output column names the base columns that compute it and those that only pick its rows. The
-//! planner inlines a view, so lineage reaches the tables below it (`stg_orders` is `orders`).
+//! output column names the base columns that compute it and those that only pick its rows. A
+//! view is not looked through: a query over `stg_orders` reads `stg_orders`' columns, and the
+//! view's own lineage leads on to `orders` (the catalog chains the hops).
 
 use pulse_transform::{ColumnSources, Engine};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,16 +47,16 @@ async fn through_a_cte_a_join_and_arithmetic() {
     .await;
     assert_eq!(
         l["minutes"].direct,
-        cols(&[("deliveries", "delivered_at"), ("orders", "placed_at")])
+        cols(&[("deliveries", "delivered_at"), ("stg_orders", "placed_at")])
     );
     assert_eq!(l["city"].direct, cols(&[("customers", "city")]));
-    assert_eq!(l["order_id"].direct, cols(&[("orders", "order_id")]));
+    assert_eq!(l["order_id"].direct, cols(&[("stg_orders", "order_id")]));
     // Join keys and the filter pick the rows of every column.
     for column in ["minutes", "city", "order_id"] {
         let indirect = &l[column].indirect;
         for base in [
-            ("orders", "status"),
-            ("orders", "customer_id"),
+            ("stg_orders", "status"),
+            ("stg_orders", "customer_id"),
             ("customers", "customer_id"),
             ("deliveries", "order_id"),
         ] {
@@ -75,7 +76,7 @@ async fn aggregates_read_their_argument_and_are_grouped_by_the_keys() {
     )
     .await;
     assert_eq!(l["city"].direct, cols(&[("customers", "city")]));
-    assert_eq!(l["gmv"].direct, cols(&[("orders", "total_cents")]));
+    assert_eq!(l["gmv"].direct, cols(&[("stg_orders", "total_cents")]));
     assert!(
         l["gmv"]
             .indirect
@@ -105,5 +106,28 @@ async fn a_union_merges_its_branches_and_a_window_reads_its_argument() {
     assert_eq!(
         l["running"].direct,
         cols(&[("orders", "total_cents"), ("orders", "customer_id")])
+    );
+}
+
+#[tokio::test]
+async fn a_view_is_one_hop_and_its_own_lineage_is_the_next() {
+    let mart = lineage("select order_id, total_cents from stg_orders").await;
+    assert_eq!(
+        mart["total_cents"].direct,
+        cols(&[("stg_orders", "total_cents")])
+    );
+    let view = lineage(
+        "select order_id, customer_id, placed_at, status, total_cents from orders \
+         where status is not null",
+    )
+    .await;
+    assert_eq!(
+        view["total_cents"].direct,
+        cols(&[("orders", "total_cents")])
+    );
+    assert!(
+        view["total_cents"]
+            .indirect
+            .contains(&("orders".into(), "status".into()))
     );
 }
