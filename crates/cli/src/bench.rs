@@ -76,15 +76,8 @@ async fn publish_bench(project: &pulse_project::Project, url: &str) -> Result<Pu
     let marts = stored().any(|m| m.layer == "marts");
     let mut largest: Option<(String, u64)> = None;
     for m in stored().filter(|m| !marts || m.layer == "marts") {
-        let (_, batches) = engine
-            .query(&format!("select count(*) from \"{}\"", m.name))
-            .await?;
-        let rows = batches
-            .first()
-            .filter(|b| b.num_rows() > 0)
-            .and_then(|b| arrow::util::display::array_value_to_string(b.column(0), 0).ok())
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
+        let rows =
+            crate::catalog::row_count(&engine, &crate::profile::quoted_name(&m.name)).await?;
         if largest.as_ref().is_none_or(|(_, r)| rows > *r) {
             largest = Some((m.name.clone(), rows));
         }

@@ -331,7 +331,8 @@ fn namespace(project: &Project, url: &str) -> String {
     }
 }
 
-async fn row_count(engine: &Engine, table: &str) -> Result<u64> {
+/// The rows of `table` (a name as SQL writes it).
+pub(crate) async fn row_count(engine: &Engine, table: &str) -> Result<u64> {
     let (_, batches) = engine
         .query(&format!("select count(*) from {table}"))
         .await?;

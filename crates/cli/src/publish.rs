@@ -81,12 +81,24 @@ impl PgWarehouse {
             )
         };
         let engine_err = |e: pulse_transform::TransformError| format!("reading {name}: {e}");
-        let load: LoadReport = match (
+        let partition = match (
             &report.outcome,
             &report.partition,
             &model.config.partition_by,
         ) {
-            (Outcome::Built, Some(partition), Some(column)) => {
+            (Outcome::Built, Some(partition), Some(column)) => Some((partition, column)),
+            (Outcome::Built, _, _) => None,
+            // Unchanged since the last build: published then, unless the target is new.
+            (Outcome::Unchanged, _, _) => {
+                if target.table_schema(name).await.map_err(err)?.is_some() {
+                    return Ok(None);
+                }
+                None
+            }
+            (Outcome::Failed(_) | Outcome::UpstreamFailed(_), _, _) => return Ok(None),
+        };
+        let load: LoadReport = match partition {
+            Some((partition, column)) => {
                 let date = chrono::NaiveDate::parse_from_str(partition, "%Y-%m-%d")
                     .map_err(|e| format!("{name}: partition `{partition}` is not a date: {e}"))?;
                 let sql = format!(
@@ -99,7 +111,7 @@ impl PgWarehouse {
                     .await
                     .map_err(err)?
             }
-            (Outcome::Built, _, _) => {
+            None => {
                 let (schema, batches) = engine
                     .stream(&format!("select * from {table}"))
                     .await
@@ -109,21 +121,6 @@ impl PgWarehouse {
                     .await
                     .map_err(err)?
             }
-            // Unchanged since the last build: published then, unless the target is new.
-            (Outcome::Unchanged, _, _) => {
-                if target.table_schema(name).await.map_err(err)?.is_some() {
-                    return Ok(None);
-                }
-                let (schema, batches) = engine
-                    .stream(&format!("select * from {table}"))
-                    .await
-                    .map_err(engine_err)?;
-                target
-                    .replace_table(name, schema, batches, run_id)
-                    .await
-                    .map_err(err)?
-            }
-            (Outcome::Failed(_) | Outcome::UpstreamFailed(_), _, _) => return Ok(None),
         };
         let mb = load.bytes as f64 / 1e6;
         Ok(Some(format!(

@@ -294,6 +294,15 @@ pub struct Expectation {
 }
 
 impl Expectation {
+    /// Whether the result can change while the data does not: freshness is measured against
+    /// the clock, a volume change against the trailing runs. Such a result is never reused.
+    pub fn depends_on_more_than_the_data(&self) -> bool {
+        matches!(
+            self.check,
+            Check::Freshness { .. } | Check::VolumeChange { .. }
+        )
+    }
+
     /// The columns it is about, for reports (`order_id`, `picked_up_at, delivered_at`).
     pub fn columns(&self) -> Vec<String> {
         match &self.check {

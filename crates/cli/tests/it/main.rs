@@ -649,6 +649,48 @@ fn a_dropped_column_fails_the_models_that_read_it_and_only_those() {
 }
 
 #[test]
+fn freshness_is_measured_again_when_nothing_new_landed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    for dir in ["sources", "data"] {
+        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+    }
+    std::fs::write(root.join("pulse.toml"), "name = \"fresh\"\n").expect("write");
+    std::fs::write(
+        root.join("sources/app.toml"),
+        "connector = \"sqlite\"\npath = \"data/app.sqlite\"\n[[tables]]\nname = \"events\"\n\
+         primary_key = [\"id\"]\ncursor = \"updated_at\"\n[[tables.expectations]]\n\
+         expectation = \"freshness\"\ncolumn = \"updated_at\"\nmax_age = \"15s\"\nseverity = \"warn\"\n",
+    )
+    .expect("write");
+    let db = rusqlite::Connection::open(root.join("data/app.sqlite")).expect("sqlite");
+    let inserted = std::time::Instant::now();
+    db.execute_batch(
+        "create table events(id integer primary key, updated_at timestamp);
+         insert into events values (1, strftime('%Y-%m-%d %H:%M:%S', 'now'));",
+    )
+    .expect("create");
+    let project = root.to_str().expect("utf8");
+    let freshness = |run: &Value| -> Value {
+        run["quality"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["dataset"] == "app.events")
+            .flat_map(|v| v["results"].as_array().cloned().unwrap_or_default())
+            .find(|r| r["expectation"] == "freshness")
+            .unwrap_or_else(|| panic!("no freshness result: {run:#}"))
+    };
+    let first = run_json(project, &[]);
+    assert_eq!(freshness(&first)["success"], true, "{first:#}");
+    // Nothing lands in between; the newest row only grows older.
+    std::thread::sleep(std::time::Duration::from_secs(16).saturating_sub(inserted.elapsed()));
+    let second = run_json(project, &[]);
+    assert_eq!(second["landings"][0]["rows"], 0, "{second:#}");
+    assert_eq!(freshness(&second)["success"], false, "{second:#}");
+}
+
+#[test]
 fn querying_before_the_first_run_says_to_run_first() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("fd");
