@@ -387,14 +387,7 @@ impl PgTarget {
         let what = format!("replacing partition {value} of {name}");
         let mut client = self.client.lock().await;
         let tx = client.transaction().await.map_err(self.db(what.clone()))?;
-        let rows = tx
-            .query(COLUMNS_SQL, &[&self.schema, &name])
-            .await
-            .map_err(self.db(format!("reading the columns of {name}")))?;
-        let existing = table_columns(&rows).map_err(|m| TargetError::Data {
-            what: format!("reading the columns of {name}"),
-            message: m,
-        })?;
+        let existing = self.columns_of(&tx, name).await?;
         if existing.is_empty() {
             tx.batch_execute(&format!(
                 "create table {table} ({})",
@@ -654,18 +647,26 @@ impl PgTarget {
             .map_err(self.db("checking the query"))
     }
 
+    /// The columns of table `name` of the schema as PostgreSQL has them (none when there is no
+    /// such table), read on `client` (a transaction's, to see its own changes).
+    async fn columns_of(
+        &self,
+        client: &impl tokio_postgres::GenericClient,
+        name: &str,
+    ) -> Result<Vec<TableColumn>, TargetError> {
+        let what = format!("reading the columns of {name}");
+        let rows = client
+            .query(COLUMNS_SQL, &[&self.schema, &name])
+            .await
+            .map_err(self.db(what.clone()))?;
+        table_columns(&rows).map_err(|message| TargetError::Data { what, message })
+    }
+
     /// The columns of table (or view) `name` of the schema as an Arrow schema, with the types
     /// [`PgTarget::query`] would return; `None` when there is no such table.
     pub async fn table_schema(&self, name: &str) -> Result<Option<SchemaRef>, TargetError> {
         let client = self.client.lock().await;
-        let rows = client
-            .query(COLUMNS_SQL, &[&self.schema, &name])
-            .await
-            .map_err(self.db(format!("reading the columns of {name}")))?;
-        let columns = table_columns(&rows).map_err(|m| TargetError::Data {
-            what: format!("reading the columns of {name}"),
-            message: m,
-        })?;
+        let columns = self.columns_of(&*client, name).await?;
         if columns.is_empty() {
             return Ok(None);
         }
